@@ -1,0 +1,138 @@
+# Chorus build. Plain make, no generator: sources are found by wildcard so that adding a file
+# never needs an edit here. BUILD selects the output folder (sanitizer builds use their own).
+
+BUILD ?= build
+CXX ?= g++
+OPT ?= -O2
+SAN ?=
+CXXFLAGS ?= $(OPT) -g -Wall -Wextra -Werror -std=c++20 -pthread -I. $(SAN) -fno-omit-frame-pointer
+LDFLAGS ?= $(SAN) -pthread
+LIBS := -luring -lsimdjson -lxxhash -lcrypto -lmimalloc
+TEST_LIBS := -lgtest -lgtest_main
+BENCH_LIBS := -lbenchmark -lbenchmark_main
+
+DEB_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
+  libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-pytest clang-format \
+  redis-server libhiredis-dev nodejs npm chromium procps strace gnuplot-nox
+
+# Library code: everything under core/, net/, ws/ except fuzz/test/bench folders.
+LIB_SRCS := $(shell find core net ws -name '*.cc' 2>/dev/null | sort)
+LIB_OBJS := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
+WEB_FILES := $(shell find web -type f 2>/dev/null | sort)
+WEB_OBJ := $(BUILD)/obj/web_assets.o
+TEST_SRCS := $(shell find tests/core tests/net tests/ws tests/bench -name '*_test.cc' 2>/dev/null | sort)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
+BENCH_TOOL_SRCS := $(shell find bench/chorus_bench -name '*.cc' 2>/dev/null | sort)
+BENCH_TOOL_OBJS := $(BENCH_TOOL_SRCS:%.cc=$(BUILD)/obj/%.o)
+BENCH_LIB_OBJS := $(filter-out $(BUILD)/obj/bench/chorus_bench/main.o,$(BENCH_TOOL_OBJS))
+MICRO_SRCS := $(shell find bench/micro -name '*.cc' 2>/dev/null | sort)
+MICRO_OBJS := $(MICRO_SRCS:%.cc=$(BUILD)/obj/%.o)
+FUZZ_SRCS := $(wildcard tests/fuzz/*_fuzz.cc)
+
+CHORUSD := $(BUILD)/chorusd
+BENCH_TOOL := $(BUILD)/chorus-bench
+UNIT_TESTS := $(BUILD)/unit_tests
+MICRO_BENCH := $(BUILD)/micro_bench
+
+.PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench \
+  check-includes format clean
+
+all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
+
+# Installs the Debian packages the build and tests need; a fast no-op when all are present.
+deps:
+	@dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing: $(DEB_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES); }
+	@[ -d tests/web/node_modules ] || [ ! -f tests/web/package.json ] || \
+	  (cd tests/web && npm install --no-audit --no-fund --silent)
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+# The browser page is compiled into the binary so that one file serves it from anywhere.
+$(BUILD)/gen/web_assets.cc: $(WEB_FILES) tools/embed_web.py
+	@mkdir -p $(dir $@)
+	python3 tools/embed_web.py web $@
+
+$(WEB_OBJ): $(BUILD)/gen/web_assets.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libchorus.a: $(LIB_OBJS) $(WEB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CHORUSD): $(BUILD)/obj/tools/chorusd.o $(BUILD)/libchorus.a
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(BENCH_TOOL): $(BENCH_TOOL_OBJS) $(BUILD)/libchorus.a
+	$(CXX) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(UNIT_TESTS): $(TEST_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
+	$(CXX) $(LDFLAGS) $^ $(LIBS) $(TEST_LIBS) -o $@
+
+$(MICRO_BENCH): $(MICRO_OBJS) $(BUILD)/libchorus.a
+	$(CXX) $(LDFLAGS) $^ $(LIBS) $(BENCH_LIBS) -o $@
+
+run: deps $(CHORUSD)
+	$(CHORUSD) $(ARGS)
+
+test: deps all check-includes
+	$(UNIT_TESTS) --gtest_brief=1
+	$(MAKE) --no-print-directory test-integration
+	$(MAKE) --no-print-directory test-web
+
+test-unit: $(UNIT_TESTS)
+	$(UNIT_TESTS) --gtest_brief=1
+
+test-integration: $(CHORUSD) $(BENCH_TOOL)
+	CHORUSD=$(abspath $(CHORUSD)) CHORUS_BENCH=$(abspath $(BENCH_TOOL)) \
+	  python3 -m pytest -q -x tests/integration
+
+test-web: $(CHORUSD)
+	@if [ -f tests/web/package.json ]; then \
+	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test; fi
+
+# ASan+UBSan over the unit and integration suites, TSan over the cross-core (ring, shard) tests.
+test-sanitize: deps
+	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+	  build-asan/unit_tests build-asan/chorusd build-asan/chorus-bench
+	ASAN_OPTIONS=detect_leaks=1 build-asan/unit_tests --gtest_brief=1
+	CHORUSD=$(abspath build-asan/chorusd) CHORUS_BENCH=$(abspath build-asan/chorus-bench) \
+	  CHORUS_SANITIZED=1 python3 -m pytest -q -x tests/integration
+	$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
+	  build-tsan/unit_tests
+	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests --gtest_brief=1 \
+	  --gtest_filter='SpscRing*:RingGrid*:Shard*:Loop*'
+
+FUZZ_SECONDS ?= 20
+FUZZ_FLAGS := -O1 -g -std=c++20 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	@mkdir -p build-fuzz
+	@set -e; for f in $(FUZZ_SRCS); do \
+	  name=$$(basename $$f .cc); \
+	  clang++ $(FUZZ_FLAGS) $$f $(LIB_SRCS) build/gen/web_assets.cc $(LIBS) -o build-fuzz/$$name; \
+	  mkdir -p build-fuzz/corpus-$$name; \
+	  corpus=tests/fuzz/corpus/$$name; [ -d $$corpus ] || corpus=; \
+	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
+	  build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$name $$corpus 2>&1 | tail -n 12; \
+	done
+
+bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
+	bash bench/run_bench.sh $(BENCH_ARGS)
+
+# Includes must point downward: core/base <- net, ws <- core <- core/cluster <- tools.
+check-includes:
+	@bash tools/check_includes.sh
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,127 @@
+// The per-loop connection slab shared by both backends: fixed capacity, {index, generation}
+// handles, a free stack, and the small per-connection state a backend needs. Allocated once at
+// start-up; nothing here grows while the loop runs.
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/base/assert.h"
+#include "net/loop.h"
+
+namespace chorus::net {
+
+enum class conn_state : uint8_t { free, open, lingering, closing, detaching };
+
+// Storage for one send in flight. Only connections that are sending hold one, so idle
+// connections cost no iovec memory.
+struct send_op {
+    msghdr message{};
+    iovec iov[event_loop::iov_max];
+    int iov_count = 0;
+    send_op* next_free = nullptr;
+};
+
+struct conn_slot {
+    int fd = -1;
+    uint32_t generation = 0;
+    conn_state state = conn_state::free;
+    uint8_t ops_in_flight = 0;  // io_uring: recv + send + cancel
+    bool recv_armed = false;
+    bool want_write = false;  // epoll: EPOLLOUT registered
+    uint32_t linger_deadline_ms = 0;
+    send_op* send = nullptr;
+};
+static_assert(sizeof(conn_slot) <= 32, "conn_slot lives in every connection; keep it small");
+
+class conn_table {
+  public:
+    explicit conn_table(uint32_t capacity) : _slots(capacity) {
+        _free.reserve(capacity);
+        for (uint32_t i = capacity; i > 0; --i) _free.push_back(i - 1);
+    }
+    ~conn_table() {
+        while (_free_sends) {
+            send_op* next = _free_sends->next_free;
+            delete _free_sends;
+            _free_sends = next;
+        }
+    }
+
+    // Returns an invalid handle when full.
+    conn_handle allocate(int fd) {
+        if (_free.empty()) return {};
+        uint32_t index = _free.back();
+        _free.pop_back();
+        conn_slot& slot = _slots[index];
+        CHORUS_ASSERT(slot.state == conn_state::free);
+        slot.generation = next_generation(slot.generation);
+        slot.fd = fd;
+        slot.state = conn_state::open;
+        slot.ops_in_flight = 0;
+        slot.recv_armed = false;
+        slot.want_write = false;
+        slot.send = nullptr;
+        ++_live;
+        return {index, slot.generation};
+    }
+    void release(uint32_t index) {
+        conn_slot& slot = _slots[index];
+        CHORUS_ASSERT(slot.state != conn_state::free);
+        CHORUS_ASSERT(slot.send == nullptr);
+        slot.state = conn_state::free;
+        slot.fd = -1;
+        _free.push_back(index);
+        --_live;
+    }
+    // nullptr for a stale or free handle.
+    conn_slot* find(conn_handle conn) {
+        if (conn.index >= _slots.size()) return nullptr;
+        conn_slot& slot = _slots[conn.index];
+        if (slot.state == conn_state::free || slot.generation != conn.generation) return nullptr;
+        return &slot;
+    }
+    // Matches a handle whose generation was truncated to 24 bits (io_uring user_data).
+    conn_slot* find_packed(uint32_t index, uint32_t generation24, conn_handle* out) {
+        if (index >= _slots.size()) return nullptr;
+        conn_slot& slot = _slots[index];
+        if (slot.state == conn_state::free || (slot.generation & 0xffffff) != generation24)
+            return nullptr;
+        *out = {index, slot.generation};
+        return &slot;
+    }
+    conn_slot& at(uint32_t index) { return _slots[index]; }
+    uint32_t capacity() const { return static_cast<uint32_t>(_slots.size()); }
+    uint32_t live() const { return _live; }
+
+    send_op* take_send_op() {
+        send_op* op = _free_sends;
+        if (op) {
+            _free_sends = op->next_free;
+        } else {
+            op = new send_op();
+        }
+        op->next_free = nullptr;
+        return op;
+    }
+    void give_send_op(send_op* op) {
+        op->next_free = _free_sends;
+        _free_sends = op;
+    }
+
+  private:
+    static uint32_t next_generation(uint32_t generation) {
+        uint32_t next = (generation + 1) & 0xffffff;  // 24 bits survive in io_uring user_data
+        return next == 0 ? 1 : next;
+    }
+    std::vector<conn_slot> _slots;
+    std::vector<uint32_t> _free;
+    send_op* _free_sends = nullptr;
+    uint32_t _live = 0;
+};
+
+}  // namespace chorus::net
