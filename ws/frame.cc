@@ -1,0 +1,122 @@
+// RFC 6455 frame encoding and the masking loop shared by the encoder and the reader. Masking is
+// the hot byte loop of the server (every incoming byte goes through it), so it runs 32 bytes at a
+// time with GCC/Clang vector extensions, which lower to SSE2/AVX2/NEON without intrinsics.
+#include "ws/frame.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace chorus::ws {
+namespace {
+
+typedef uint8_t bytes32 __attribute__((vector_size(32)));
+
+}  // namespace
+
+size_t frame_header_size(uint64_t payload_bytes, bool masked) {
+    size_t size = 2;
+    if (payload_bytes > 0xFFFF) {
+        size += 8;
+    } else if (payload_bytes >= 126) {
+        size += 2;
+    }
+    return size + (masked ? 4 : 0);
+}
+
+size_t encode_frame_header(uint8_t* out, opcode op, uint64_t payload_bytes, bool fin,
+                           const uint8_t* mask_key) {
+    out[0] = static_cast<uint8_t>((fin ? 0x80 : 0x00) | static_cast<uint8_t>(op));
+    const uint8_t mask_bit = mask_key != nullptr ? 0x80 : 0x00;
+    size_t size = 2;
+    if (payload_bytes < 126) {
+        out[1] = static_cast<uint8_t>(mask_bit | payload_bytes);
+    } else if (payload_bytes <= 0xFFFF) {
+        out[1] = mask_bit | 126;
+        out[2] = static_cast<uint8_t>(payload_bytes >> 8);
+        out[3] = static_cast<uint8_t>(payload_bytes);
+        size = 4;
+    } else {
+        out[1] = mask_bit | 127;
+        for (int i = 0; i < 8; ++i) {
+            out[2 + i] = static_cast<uint8_t>(payload_bytes >> (56 - 8 * i));
+        }
+        size = 10;
+    }
+    if (mask_key != nullptr) {
+        std::memcpy(out + size, mask_key, 4);
+        size += 4;
+    }
+    return size;
+}
+
+void apply_mask(uint8_t* data, size_t size, const uint8_t key[4], size_t key_offset) {
+    uint8_t rotated[4];
+    for (size_t i = 0; i < 4; ++i) rotated[i] = key[(key_offset + i) & 3];
+    size_t i = 0;
+    if (size >= 32) {
+        bytes32 wide_key;
+        for (size_t j = 0; j < 32; ++j) wide_key[j] = rotated[j & 3];
+        for (; i + 32 <= size; i += 32) {
+            bytes32 chunk;
+            std::memcpy(&chunk, data + i, 32);
+            chunk ^= wide_key;
+            std::memcpy(data + i, &chunk, 32);
+        }
+    }
+    if (size - i >= 8) {
+        uint64_t word_key;
+        uint8_t key_bytes[8];
+        for (size_t j = 0; j < 8; ++j) key_bytes[j] = rotated[j & 3];
+        std::memcpy(&word_key, key_bytes, 8);
+        for (; i + 8 <= size; i += 8) {
+            uint64_t word;
+            std::memcpy(&word, data + i, 8);
+            word ^= word_key;
+            std::memcpy(data + i, &word, 8);
+        }
+    }
+    // i is a multiple of 8 here, so the key phase is unchanged.
+    for (; i < size; ++i) data[i] ^= rotated[i & 3];
+}
+
+bool valid_close_code(uint16_t code) {
+    if (code >= 1000 && code <= 1003) return true;
+    if (code >= 1007 && code <= 1014) return true;
+    return code >= 3000 && code <= 4999;
+}
+
+void append_frame(std::string& out, opcode op, std::string_view payload, bool fin,
+                  const uint8_t* mask_key) {
+    uint8_t header[frame_header_bytes_max];
+    const size_t header_size = encode_frame_header(header, op, payload.size(), fin, mask_key);
+    const size_t start = out.size();
+    out.resize(start + header_size + payload.size());
+    char* dest = out.data() + start;
+    std::memcpy(dest, header, header_size);
+    if (!payload.empty()) std::memcpy(dest + header_size, payload.data(), payload.size());
+    if (mask_key != nullptr) {
+        apply_mask(reinterpret_cast<uint8_t*>(dest + header_size), payload.size(), mask_key);
+    }
+}
+
+void append_close_frame(std::string& out, uint16_t code, std::string_view reason,
+                        const uint8_t* mask_key) {
+    if (code == 0) {
+        append_frame(out, opcode::close, {}, true, mask_key);
+        return;
+    }
+    size_t reason_size = std::min(reason.size(), control_payload_bytes_max - 2);
+    // Back up over UTF-8 continuation bytes so the cut never splits a character.
+    if (reason_size < reason.size()) {
+        while (reason_size > 0 && (static_cast<uint8_t>(reason[reason_size]) & 0xC0) == 0x80) {
+            --reason_size;
+        }
+    }
+    char payload[control_payload_bytes_max];
+    payload[0] = static_cast<char>(code >> 8);
+    payload[1] = static_cast<char>(code & 0xFF);
+    if (reason_size > 0) std::memcpy(payload + 2, reason.data(), reason_size);
+    append_frame(out, opcode::close, std::string_view(payload, reason_size + 2), true, mask_key);
+}
+
+}  // namespace chorus::ws
