@@ -1,0 +1,141 @@
+// Shared helpers for the web tests: start the real chorusd on a free port and wait for its
+// readiness line, stop it with SIGTERM, and make ChorusClients that use the `ws` package.
+// Everything waits on events with deadlines; nothing sleeps for a fixed time to "let things settle".
+
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { ChorusClient } from '../../web/chorus.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(here, '../..');
+export const CHORUSD = process.env.CHORUSD || path.resolve(here, '../../build/chorusd');
+export const WEB_DIR = path.join(REPO, 'web');
+
+// Asks the kernel for a free port (chorusd cannot listen on port 0: one listener per thread).
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts chorusd with extra flags; resolves once it prints "chorusd: ready on".
+export async function startServer(args = [], { readyMs = 10000 } = {}) {
+  for (let tries = 0; ; tries++) {
+    const port = await freePort();
+    try {
+      return await spawnServer(port, args, readyMs);
+    } catch (err) {
+      if (tries >= 2 || !/address|bind|in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+function spawnServer(port, args, readyMs) {
+  const argv = ['--listen', `127.0.0.1:${port}`, '--threads', '2', ...args];
+  const proc = spawn(CHORUSD, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`chorusd not ready within ${readyMs} ms; stderr:\n${stderr}`));
+    }, readyMs);
+    proc.on('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${CHORUSD}: ${err.message} (set CHORUSD or run make)`));
+    });
+    proc.on('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`chorusd exited (${code ?? sig}) before ready; stderr:\n${stderr}`));
+    });
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => {
+      stderr += d;
+      if (stderr.length > 65536) stderr = stderr.slice(-32768);
+      if (/chorusd: ready on/.test(stderr)) {
+        clearTimeout(timer);
+        proc.removeAllListeners('exit');
+        resolve(new Server(proc, port, () => stderr));
+      }
+    });
+  });
+}
+
+class Server {
+  constructor(proc, port, stderr) {
+    this.proc = proc;
+    this.port = port;
+    this.stderr = stderr;
+    this.url = `ws://127.0.0.1:${port}`;
+    this.http = `http://127.0.0.1:${port}`;
+    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)));
+  }
+
+  // SIGTERM, then SIGKILL if it does not exit in time; resolves with the exit code.
+  async stop(ms = 5000) {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), ms);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+let userSeq = 0;
+// A ChorusClient for the test server using the `ws` package.
+export function makeClient(server, opts = {}) {
+  userSeq += 1;
+  const user = opts.user || `u${process.pid}-${userSeq}`;
+  return new ChorusClient({
+    url: server.url,
+    room: opts.room || 'lobby',
+    user: opts.token ? undefined : user,
+    name: opts.name,
+    WebSocket,
+    reconnect: { baseMs: 50, maxMs: 400, maxAttempts: 20 },
+    ...opts,
+  });
+}
+
+// Collects events of the given types from a client, in order.
+export function record(client, types) {
+  const events = [];
+  for (const t of types) client.on(t, (ev) => events.push({ t, ev }));
+  return events;
+}
+
+// Resolves when `cond()` becomes true, checking after each event of the listed types.
+export function until(client, types, cond, ms = 5000, what = 'condition') {
+  return new Promise((resolve, reject) => {
+    if (cond()) return resolve();
+    const offs = [];
+    const done = (err) => {
+      clearTimeout(timer);
+      offs.forEach((f) => f());
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(() => done(new Error(`timed out after ${ms} ms waiting for ${what}`)),
+      ms);
+    for (const t of types) offs.push(client.on(t, () => cond() && done()));
+  });
+}
+
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}

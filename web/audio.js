@@ -1,0 +1,230 @@
+// The page's audio path. Send: microphone -> capture worklet (20 ms frames) -> WebCodecs Opus
+// AudioEncoder -> 6-byte header + Opus packet. Receive: per-sender seq check -> AudioDecoder ->
+// mixer worklet (per-speaker PCM jitter buffer). Counters go to `stats` for the UI and tests.
+
+export const SAMPLE_RATE = 48000;
+export const FRAME_SAMPLES = 960; // 20 ms
+export const HEADER_BYTES = 6; // u16 seq BE, u32 timestamp BE (48 kHz sample clock)
+const GATE_RMS = 0.002; // about -54 dBFS: below this a frame counts as silence
+const GATE_HANGOVER_FRAMES = 20; // keep sending 400 ms after the last loud frame
+
+export function webCodecsMissing() {
+  const missing = [];
+  if (typeof AudioEncoder === 'undefined') missing.push('AudioEncoder');
+  if (typeof AudioDecoder === 'undefined') missing.push('AudioDecoder');
+  if (typeof AudioWorkletNode === 'undefined') missing.push('AudioWorklet');
+  return missing;
+}
+
+// Payload of a 0x01 frame: [seq:u16][timestamp:u32][opus packet].
+export function packFrame(seq, timestamp, opus) {
+  const out = new Uint8Array(HEADER_BYTES + opus.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint16(0, seq & 0xffff);
+  dv.setUint32(2, timestamp >>> 0);
+  out.set(opus, HEADER_BYTES);
+  return out;
+}
+
+export function unpackFrame(payload) {
+  if (payload.length <= HEADER_BYTES) return null;
+  const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  return { seq: dv.getUint16(0), timestamp: dv.getUint32(2), opus: payload.subarray(HEADER_BYTES) };
+}
+
+export class AudioEngine {
+  // send(payload) is called with each outgoing frame payload; it returns false when dropped.
+  constructor({ send, stats }) {
+    this.send = send;
+    this.stats = stats;
+    this.ctx = null;
+    this.mixer = null;
+    this.capture = null;
+    this.stream = null;
+    this.encoder = null;
+    this.muted = false;
+    this.seq = 0;
+    this.sampleClock = 0;
+    this.gate = 0;
+    this.gateEnabled = true;
+    this.loud = false;
+    this.peers = new Map(); // member id -> {decoder, nextSeq}
+    this.onLevel = null; // (micRms) => void
+  }
+
+  // Must run from a user gesture (the Join click) so the AudioContext may start.
+  async start() {
+    this.ctx = new AudioContext({ sampleRate: SAMPLE_RATE, latencyHint: 'interactive' });
+    await this.ctx.audioWorklet.addModule(new URL('./worklet.js', import.meta.url));
+    this.mixer = new AudioWorkletNode(this.ctx, 'chorus-mixer', {
+      numberOfInputs: 0,
+      outputChannelCount: [1],
+    });
+    this.mixer.port.onmessage = (ev) => this._onMixerStats(ev.data);
+    this.mixer.connect(this.ctx.destination);
+    if (this.ctx.state !== 'running') await this.ctx.resume().catch(() => {});
+  }
+
+  // Opens the microphone and the encoder; throws with a readable message on failure.
+  async startMic() {
+    this.stream = await navigator.mediaDevices.getUserMedia({
+      audio: {
+        echoCancellation: true,
+        noiseSuppression: true,
+        autoGainControl: true,
+        channelCount: 1,
+      },
+    });
+    this.encoder = new AudioEncoder({
+      output: (chunk) => this._onEncoded(chunk),
+      error: (e) => {
+        this.stats.encodeErrors += 1;
+        console.error('chorus: encoder error', e);
+      },
+    });
+    this.encoder.configure({
+      codec: 'opus',
+      sampleRate: SAMPLE_RATE,
+      numberOfChannels: 1,
+      bitrate: 32000,
+      opus: { frameDuration: 20000, application: 'voip' },
+    });
+    const src = this.ctx.createMediaStreamSource(this.stream);
+    this.capture = new AudioWorkletNode(this.ctx, 'chorus-capture', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: 'explicit',
+    });
+    this.capture.port.onmessage = (ev) => this._onCaptured(ev.data);
+    // A silent sink keeps the capture node pulled by the render graph.
+    const sink = this.ctx.createGain();
+    sink.gain.value = 0;
+    src.connect(this.capture).connect(sink).connect(this.ctx.destination);
+  }
+
+  _onCaptured({ pcm, rms }) {
+    this.stats.framesCaptured += 1;
+    this.stats.micRms = rms;
+    if (this.onLevel) this.onLevel(this.muted ? 0 : rms);
+    if (rms >= GATE_RMS) this.gate = GATE_HANGOVER_FRAMES;
+    else if (this.gate > 0) this.gate -= 1;
+    this.loud = !this.gateEnabled || this.gate > 0;
+    if (!this.encoder || this.encoder.state !== 'configured') return;
+    const data = new AudioData({
+      format: 'f32-planar',
+      sampleRate: SAMPLE_RATE,
+      numberOfFrames: pcm.length,
+      numberOfChannels: 1,
+      timestamp: Math.round((this.sampleClock * 1e6) / SAMPLE_RATE),
+      data: pcm,
+    });
+    this.sampleClock += pcm.length;
+    this.encoder.encode(data);
+    data.close();
+  }
+
+  _onEncoded(chunk) {
+    this.stats.framesEncoded += 1;
+    if (this.muted || !this.loud) {
+      this.stats.framesGated += 1;
+      return;
+    }
+    const opus = new Uint8Array(chunk.byteLength);
+    chunk.copyTo(opus);
+    const ts = Math.round((chunk.timestamp * SAMPLE_RATE) / 1e6);
+    if (this.send(packFrame(this.seq, ts, opus))) {
+      this.stats.framesSent += 1;
+      this.stats.bytesSent += opus.length + HEADER_BYTES;
+      this.seq = (this.seq + 1) & 0xffff;
+    }
+  }
+
+  setMuted(muted) {
+    this.muted = muted;
+    if (this.stream) for (const t of this.stream.getAudioTracks()) t.enabled = !muted;
+  }
+
+  // One received 0x01/0x02 payload from member `from`.
+  receive(from, payload) {
+    this.stats.framesReceived += 1;
+    const f = unpackFrame(payload);
+    if (!f || !this.mixer) {
+      this.stats.framesBad += 1;
+      return;
+    }
+    let peer = this.peers.get(from);
+    if (!peer) peer = this._addPeer(from);
+    if (peer.nextSeq !== null) {
+      const ahead = (f.seq - peer.nextSeq) & 0xffff;
+      if (ahead >= 0x8000) {
+        this.stats.framesLate += 1; // duplicate or older than what was already decoded
+        return;
+      }
+      if (ahead > 0) this.stats.framesLost += ahead;
+    }
+    peer.nextSeq = (f.seq + 1) & 0xffff;
+    if (peer.decoder.state !== 'configured') return;
+    peer.decoder.decode(new EncodedAudioChunk({
+      type: 'key',
+      timestamp: Math.round((f.timestamp * 1e6) / SAMPLE_RATE),
+      data: f.opus,
+    }));
+  }
+
+  _addPeer(id) {
+    const decoder = new AudioDecoder({
+      output: (data) => this._onDecoded(id, data),
+      error: (e) => {
+        this.stats.decodeErrors += 1;
+        console.error('chorus: decoder error', e);
+        this.peers.delete(id); // a fresh decoder is made on the next frame
+      },
+    });
+    decoder.configure({ codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 });
+    const peer = { decoder, nextSeq: null };
+    this.peers.set(id, peer);
+    return peer;
+  }
+
+  _onDecoded(id, data) {
+    const n = data.numberOfFrames;
+    const pcm = new Float32Array(n);
+    data.copyTo(pcm, { planeIndex: 0, format: 'f32-planar' });
+    data.close();
+    const s = this.stats;
+    s.framesDecoded[id] = (s.framesDecoded[id] || 0) + 1;
+    s.framesDecodedTotal += 1;
+    this.mixer.port.postMessage({ type: 'pcm', id, pcm }, [pcm.buffer]);
+  }
+
+  removePeer(id) {
+    const peer = this.peers.get(id);
+    if (!peer) return;
+    this.peers.delete(id);
+    if (peer.decoder.state !== 'closed') peer.decoder.close();
+    this.mixer?.port.postMessage({ type: 'remove', id });
+  }
+
+  _onMixerStats(m) {
+    if (m.type !== 'stats') return;
+    const s = this.stats;
+    s.outputRms = m.rms;
+    s.outputPeak = m.peak;
+    if (m.rms > s.outputRmsMax) s.outputRmsMax = m.rms;
+    s.voices = m.voices;
+  }
+
+  async stop() {
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+    if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
+    this.encoder = null;
+    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
+    this.stream = null;
+    if (this.ctx) await this.ctx.close().catch(() => {});
+    this.ctx = null;
+    this.mixer = null;
+    this.capture = null;
+  }
+}
