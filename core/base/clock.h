@@ -1,0 +1,31 @@
+// Time sources. Timers, rate limits and latency measurements use the monotonic clock (never goes
+// back, unaffected by NTP steps); only token expiry and logs use wall-clock unix seconds.
+#pragma once
+
+#include <time.h>
+
+#include <cstdint>
+
+namespace chorus::base {
+
+inline uint64_t monotonic_ns() {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return static_cast<uint64_t>(now.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(now.tv_nsec);
+}
+
+inline uint64_t monotonic_us() {
+    return monotonic_ns() / 1'000u;
+}
+
+inline uint64_t monotonic_ms() {
+    return monotonic_ns() / 1'000'000u;
+}
+
+inline int64_t unix_seconds() {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return static_cast<int64_t>(now.tv_sec);
+}
+
+}  // namespace chorus::base
