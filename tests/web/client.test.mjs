@@ -4,7 +4,16 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import { startServer, makeClient, record, until, withTimeout } from './helpers.mjs';
+
+const SECRET = 'web-test-secret';
+function jwt(claims, secret = SECRET) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
+  const sig = crypto.createHmac('sha256', secret).update(body).digest('base64url');
+  return `${body}.${sig}`;
+}
 
 let server;
 const clients = [];
@@ -357,5 +366,58 @@ describe('short history', () => {
     b.chat('after');
     assert.equal((await next).seq, welcome.seq + 1);
     [a, b, c].forEach((x) => x.close());
+  });
+});
+
+describe('auth and admin', () => {
+  let auth;
+  before(async () => {
+    auth = await startServer(['--auth-secret', SECRET]);
+  });
+  after(async () => {
+    assert.equal(await auth.stop(), 0);
+  });
+  const exp = () => Math.floor(Date.now() / 1000) + 600;
+  const mk = (room, claims) => {
+    const c = makeClient(auth, { room, token: jwt({ room, exp: exp(), ...claims }) });
+    clients.push(c);
+    return c;
+  };
+
+  test('a refused token rejects connect() without reconnect attempts', async () => {
+    const room = freshRoom();
+    const c = makeClient(auth, { room, token: jwt({ sub: 'x', room, exp: exp() }, 'wrong') });
+    const states = record(c, ['state']);
+    await assert.rejects(c.connect(), (e) => e.code === 'http_401');
+    assert.deepEqual(states.map((s) => s.ev.state), ['connecting', 'closed']);
+  });
+
+  test('admin mute is sticky and kick closes with 4001 without reconnect', async () => {
+    const room = freshRoom();
+    const admin = mk(room, { sub: 'boss', name: 'Boss', admin: true });
+    const b = mk(room, { sub: 'bea', name: 'Bea' });
+    await admin.connect();
+    const wb = await b.connect();
+    assert.equal(wb.name, 'Bea');
+    assert.equal(wb.user, 'bea');
+
+    const muted = b.once('muted', () => true, 5000);
+    admin.muteMember(b.member, true);
+    const m = await muted;
+    assert.deepEqual([m.member, m.muted, m.by], [b.member, true, admin.member]);
+    const err = b.once('error', () => true, 5000);
+    b.mute(false);
+    assert.equal((await err).code, 'forbidden', 'cannot unmute after an admin mute');
+
+    const states = record(b, ['state']);
+    const closed = b.once('close', () => true, 5000);
+    const left = admin.once('left', () => true, 5000);
+    admin.kick(b.member);
+    const info = await closed;
+    assert.deepEqual([info.code, info.reason], [4001, 'kicked']);
+    assert.deepEqual(states.map((s) => s.ev.state), ['closed']);
+    const l = await left;
+    assert.deepEqual([l.member, l.reason], [b.member, 'kicked']);
+    admin.close();
   });
 });

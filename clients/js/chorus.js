@@ -1,0 +1,505 @@
+// Chorus client library: one ChorusClient = one member of one room over the chorus.v1 WebSocket
+// protocol (docs/PROTOCOL.md). Plain ES module with no dependencies, so the same file runs in the
+// browser page and in Node (pass a WebSocket constructor such as the `ws` package's).
+// It tracks the member list and the last room seq, measures RTT, and reconnects with resume.
+
+export const PROTOCOL = 'chorus.v1';
+export const OP_AUDIO = 0x01;
+export const OP_WHISPER_AUDIO = 0x02;
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+// Close codes after which the client reconnects and resumes (PROTOCOL.md §6, §7).
+const RESUMABLE_CLOSE = new Set([1001, 1006, 1011, 1013]);
+const CLOSE_REASONS = { 4001: 'kicked', 4009: 'replaced' };
+// HTTP refusals that retrying cannot fix (bad request, auth, forbidden, unknown path).
+const FATAL_HTTP = new Set([400, 401, 403, 404, 426]);
+
+const now = () =>
+  typeof performance !== 'undefined' && performance.now ? performance.now() : Date.now();
+
+export class ChorusError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+// Derives a dev-mode user id from a display name: a slug plus a random suffix.
+export function makeUserId(name) {
+  const slug = String(name || 'guest')
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40) || 'guest';
+  const rand = Math.random().toString(36).slice(2, 8);
+  return `${slug}-${rand}`;
+}
+
+export class ChorusClient {
+  // options: url (ws[s]://host[:port], default: the page's origin), room, and either
+  // user (+ name) in dev mode or token; WebSocket (constructor, default globalThis.WebSocket);
+  // reconnect: { baseMs, maxMs, maxAttempts } or false; pingIntervalMs (0 = off);
+  // audioBufferMax: drop outgoing audio while ws.bufferedAmount exceeds this (bytes).
+  constructor(options = {}) {
+    if (!ID_RE.test(options.room || '')) throw new ChorusError('bad_request', 'invalid room id');
+    if (!options.token && !ID_RE.test(options.user || ''))
+      throw new ChorusError('bad_request', 'invalid user id (1-64 of [A-Za-z0-9_.-])');
+    this.options = options;
+    this.room = options.room;
+    this.WebSocket = options.WebSocket || globalThis.WebSocket;
+    if (!this.WebSocket) throw new ChorusError('unsupported', 'no WebSocket implementation');
+    const rc = options.reconnect === false ? { maxAttempts: 0 } : options.reconnect || {};
+    this.reconnectPolicy = {
+      baseMs: rc.baseMs ?? 250,
+      maxMs: rc.maxMs ?? 8000,
+      maxAttempts: rc.maxAttempts ?? 40,
+    };
+    this.audioBufferMax = options.audioBufferMax ?? 256 * 1024;
+
+    this.state = 'idle'; // idle | connecting | open | reconnecting | resumed | closed
+    this.member = 0; // our member id (0 until welcomed)
+    this.user = options.user || '';
+    this.name = options.name || '';
+    this.lastSeq = 0; // seq of the last room event applied
+    this.resumeToken = '';
+    this.members = new Map(); // member id -> {member, user, name, muted, speak}
+    this.muted = false; // our own mute state
+    this.rtt = null; // last measured round trip, ms
+    this.closeInfo = null; // {code, reason, by} once closed for good
+    this.stats = { audioSent: 0, audioDropped: 0, audioReceived: 0, reconnects: 0 };
+
+    this._handlers = new Map();
+    this._ws = null;
+    this._userClosed = false;
+    this._everWelcomed = false;
+    this._attempt = 0;
+    this._retryTimer = null;
+    this._pingTimer = null;
+    this._pingSeq = 0;
+    this._pings = new Map(); // t -> {sent, resolve, reject, timer}
+    this._replayUntil = 0; // after a resume: events with seq <= this are replays
+    this._connectWaiter = null;
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  on(type, fn) {
+    if (!this._handlers.has(type)) this._handlers.set(type, new Set());
+    this._handlers.get(type).add(fn);
+    return () => this.off(type, fn);
+  }
+
+  off(type, fn) {
+    this._handlers.get(type)?.delete(fn);
+  }
+
+  // Resolves with the next event of `type` that satisfies `pred`; rejects after timeoutMs.
+  once(type, pred = () => true, timeoutMs = 0) {
+    return new Promise((resolve, reject) => {
+      let timer = null;
+      const off = this.on(type, (ev) => {
+        if (!pred(ev)) return;
+        off();
+        if (timer) clearTimeout(timer);
+        resolve(ev);
+      });
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          off();
+          reject(new ChorusError('timeout', `no '${type}' event within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  _emit(type, ev) {
+    const set = this._handlers.get(type);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(ev);
+      } catch (err) {
+        // A faulty handler must not break the protocol state machine.
+        if (typeof console !== 'undefined') console.error(`chorus: '${type}' handler threw`, err);
+      }
+    }
+  }
+
+  _setState(state, extra = {}) {
+    if (this.state === state) return;
+    const prev = this.state;
+    this.state = state;
+    this._emit('state', { state, prev, ...extra });
+  }
+
+  get connected() {
+    return this.state === 'open' || this.state === 'resumed';
+  }
+
+  // ---- connection ---------------------------------------------------------------------------
+
+  // Opens the connection; resolves with the first welcome, rejects if it cannot join.
+  connect() {
+    if (this.state !== 'idle' && this.state !== 'closed')
+      return Promise.reject(new ChorusError('busy', `already ${this.state}`));
+    this._userClosed = false;
+    this._everWelcomed = false;
+    this.closeInfo = null;
+    return new Promise((resolve, reject) => {
+      this._connectWaiter = { resolve, reject };
+      this._setState('connecting');
+      this._open(false);
+    });
+  }
+
+  // Closes for good (no reconnect). The server sends `left` with reason `closed`.
+  close(code = 1000, reason = '') {
+    this._userClosed = true;
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    const ws = this._ws;
+    if (ws && (ws.readyState === 0 || ws.readyState === 1)) {
+      try {
+        ws.close(code, reason);
+      } catch {
+        ws.close();
+      }
+    }
+    this._finish({ code, reason: 'user', by: 'client' });
+  }
+
+  url(resume) {
+    let base = this.options.url;
+    if (!base) {
+      if (typeof location === 'undefined') throw new ChorusError('bad_request', 'url required');
+      base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+    }
+    base = base.replace(/\/+$/, '');
+    const q = [];
+    const add = (k, v) => q.push(`${k}=${encodeURIComponent(v)}`);
+    if (this.options.token) add('token', this.options.token);
+    else {
+      add('user', this.options.user);
+      if (this.options.name) add('name', this.options.name);
+    }
+    if (resume && this.resumeToken) {
+      add('resume', this.resumeToken);
+      add('last_seq', String(this.lastSeq));
+    }
+    return `${base}/v1/rooms/${this.room}?${q.join('&')}`;
+  }
+
+  _open(resume) {
+    let ws;
+    try {
+      ws = new this.WebSocket(this.url(resume), PROTOCOL);
+    } catch (err) {
+      this._fail(new ChorusError('bad_request', String(err && err.message)));
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    this._ws = ws;
+    let httpStatus = 0;
+    ws.onopen = () => {};
+    ws.onerror = (ev) => {
+      // Node's `ws` reports refusals as "Unexpected server response: 403"; browsers say nothing.
+      const m = /Unexpected server response: (\d+)/.exec((ev && (ev.message || ev.error?.message)) || '');
+      if (m) httpStatus = Number(m[1]);
+    };
+    ws.onclose = (ev) => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      this._onSocketClosed(ev.code, ev.reason || '', httpStatus);
+    };
+    ws.onmessage = (ev) => {
+      if (this._ws !== ws) return;
+      if (typeof ev.data === 'string') this._onText(ev.data);
+      else this._onBinary(ev.data);
+    };
+  }
+
+  _onSocketClosed(code, reason, httpStatus) {
+    this._stopPings(new ChorusError('closed', 'connection closed'));
+    if (this._userClosed) return;
+    const kicked = CLOSE_REASONS[code];
+    if (kicked) {
+      this._finish({ code, reason: kicked, by: 'server' });
+      return;
+    }
+    if (!this._everWelcomed) {
+      // The first join failed: report it instead of looping on a refusal.
+      const why = httpStatus ? `refused with HTTP ${httpStatus}` : `closed with ${code}`;
+      this._fail(new ChorusError(httpStatus ? `http_${httpStatus}` : 'connect_failed',
+        `could not join room ${this.room}: ${why}`), code);
+      return;
+    }
+    const retry = RESUMABLE_CLOSE.has(code) && !FATAL_HTTP.has(httpStatus);
+    if (!retry || this._attempt >= this.reconnectPolicy.maxAttempts) {
+      this._finish({ code, reason: httpStatus ? `http_${httpStatus}` : reason || 'closed',
+        by: 'server' });
+      return;
+    }
+    this._scheduleReconnect(code);
+  }
+
+  _scheduleReconnect(code) {
+    const p = this.reconnectPolicy;
+    const ceiling = Math.min(p.maxMs, p.baseMs * 2 ** this._attempt);
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2); // jittered
+    this._attempt += 1;
+    this._setState('reconnecting', { attempt: this._attempt, delayMs: delay, code });
+    this._retryTimer = setTimeout(() => {
+      this._retryTimer = null;
+      if (this._userClosed) return;
+      this.stats.reconnects += 1;
+      this._open(true);
+    }, delay);
+  }
+
+  _fail(err, code = 0) {
+    const w = this._connectWaiter;
+    this._connectWaiter = null;
+    this._finish({ code, reason: err.code, by: 'client' });
+    if (w) w.reject(err);
+  }
+
+  _finish(info) {
+    this._stopPings(new ChorusError('closed', 'connection closed'));
+    clearTimeout(this._retryTimer);
+    this._retryTimer = null;
+    if (this.state === 'closed') return;
+    this.closeInfo = info;
+    this._setState('closed', info);
+    this._emit('close', info);
+    const w = this._connectWaiter;
+    this._connectWaiter = null;
+    if (w) w.reject(new ChorusError(info.reason || 'closed', `closed (${info.code})`));
+  }
+
+  // ---- inbound ------------------------------------------------------------------------------
+
+  _onText(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      this._emit('protocol_error', { text });
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    if (msg.type === 'welcome') {
+      this._onWelcome(msg);
+      return;
+    }
+    if (typeof msg.seq === 'number' && !this._acceptSeq(msg)) return;
+    switch (msg.type) {
+      case 'joined':
+        this.members.set(msg.member, memberOf(msg));
+        break;
+      case 'left':
+        this.members.delete(msg.member);
+        break;
+      case 'muted': {
+        const m = this.members.get(msg.member);
+        if (m) m.muted = msg.muted;
+        if (msg.member === this.member) this.muted = msg.muted;
+        break;
+      }
+      case 'pong':
+        this._onPong(msg);
+        return;
+      case 'error':
+        this._emit('error', msg);
+        return;
+      default:
+        break;
+    }
+    this._emit(msg.type, msg);
+  }
+
+  // Applies the seq rules: duplicates are ignored, a jump is reported as a gap.
+  _acceptSeq(msg) {
+    if (msg.seq <= this.lastSeq) return false;
+    if (msg.seq !== this.lastSeq + 1)
+      this._emit('gap', { reason: 'seq', from: this.lastSeq + 1, to: msg.seq - 1 });
+    this.lastSeq = msg.seq;
+    if (msg.seq <= this._replayUntil) msg.replayed = true;
+    return true;
+  }
+
+  _onWelcome(w) {
+    const reconnect = this._everWelcomed;
+    const resumed = reconnect && w.resumed === true && w.member === this.member;
+    this.member = w.member;
+    this.user = w.user;
+    this.name = w.name;
+    this.resumeToken = w.resume || '';
+    this._everWelcomed = true;
+    this._attempt = 0;
+    if (resumed && !w.gap) {
+      // Missed events (lastSeq, w.seq] follow; they update the member list as they arrive.
+      this._replayUntil = w.seq;
+    } else {
+      this._replayUntil = 0;
+      this.lastSeq = w.seq;
+      this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
+    }
+    if (!resumed) this.muted = false;
+    this._emit('welcome', w);
+    if (reconnect && (!resumed || w.gap))
+      this._emit('gap', { reason: resumed ? 'history' : 'rejoined', seq: w.seq });
+    this._setState(resumed ? 'resumed' : 'open', { resumed, gap: !!w.gap });
+    this._startPings();
+    const waiter = this._connectWaiter;
+    this._connectWaiter = null;
+    if (waiter) waiter.resolve(w);
+  }
+
+  _onBinary(data) {
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(
+      data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.length < 5) return;
+    const op = bytes[0];
+    if (op !== OP_AUDIO && op !== OP_WHISPER_AUDIO) return;
+    const from = ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0;
+    this.stats.audioReceived += 1;
+    this._emit('audio', { from, payload: bytes.subarray(5), whisper: op === OP_WHISPER_AUDIO });
+  }
+
+  // ---- outbound -----------------------------------------------------------------------------
+
+  _sendJson(obj) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1 || !this.connected) return false;
+    ws.send(JSON.stringify(obj));
+    return true;
+  }
+
+  // Sends one room audio frame (0x01). Returns false when dropped (not open, or backlog).
+  sendAudio(payload) {
+    return this._sendBinary(OP_AUDIO, 0, payload);
+  }
+
+  // Sends one audio frame to a single member (0x02 + u32 BE target).
+  sendWhisperAudio(target, payload) {
+    return this._sendBinary(OP_WHISPER_AUDIO, target, payload);
+  }
+
+  _sendBinary(op, target, payload) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1 || !this.connected || ws.bufferedAmount > this.audioBufferMax) {
+      this.stats.audioDropped += 1;
+      return false;
+    }
+    const body = payload instanceof Uint8Array ? payload : new Uint8Array(payload);
+    const head = op === OP_WHISPER_AUDIO ? 5 : 1;
+    const frame = new Uint8Array(head + body.length);
+    frame[0] = op;
+    if (op === OP_WHISPER_AUDIO) {
+      frame[1] = (target >>> 24) & 0xff;
+      frame[2] = (target >>> 16) & 0xff;
+      frame[3] = (target >>> 8) & 0xff;
+      frame[4] = target & 0xff;
+    }
+    frame.set(body, head);
+    ws.send(frame);
+    this.stats.audioSent += 1;
+    return true;
+  }
+
+  chat(text) {
+    return this._sendJson({ type: 'chat', text: String(text) });
+  }
+
+  whisper(to, text) {
+    return this._sendJson({ type: 'whisper', to, text: String(text) });
+  }
+
+  // Mutes or unmutes ourselves.
+  mute(muted = true) {
+    return this._sendJson({ type: 'mute', muted: !!muted });
+  }
+
+  // Admin: mutes or unmutes another member (sticky).
+  muteMember(member, muted = true) {
+    return this._sendJson({ type: 'mute', member, muted: !!muted });
+  }
+
+  // Admin: removes a member (it is closed with 4001).
+  kick(member) {
+    return this._sendJson({ type: 'kick', member });
+  }
+
+  // Sends any message object as-is (for tools and tests).
+  sendRaw(obj) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(typeof obj === 'string' || obj instanceof Uint8Array ? obj : JSON.stringify(obj));
+    return true;
+  }
+
+  // Measures the application-level round trip; resolves with milliseconds.
+  ping(timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      const t = ++this._pingSeq;
+      if (!this._sendJson({ type: 'ping', t })) {
+        reject(new ChorusError('closed', 'not connected'));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this._pings.delete(t);
+        reject(new ChorusError('timeout', 'no pong'));
+      }, timeoutMs);
+      this._pings.set(t, { sent: now(), resolve, reject, timer });
+    });
+  }
+
+  _onPong(msg) {
+    const p = this._pings.get(msg.t);
+    if (!p) {
+      this._emit('pong', { t: msg.t, rtt: null });
+      return;
+    }
+    this._pings.delete(msg.t);
+    clearTimeout(p.timer);
+    this.rtt = now() - p.sent;
+    this._emit('pong', { t: msg.t, rtt: this.rtt });
+    this._emit('rtt', { rtt: this.rtt });
+    p.resolve(this.rtt);
+  }
+
+  _startPings() {
+    clearInterval(this._pingTimer);
+    const every = this.options.pingIntervalMs || 0;
+    if (every <= 0) return;
+    this.ping().catch(() => {});
+    this._pingTimer = setInterval(() => this.ping().catch(() => {}), every);
+  }
+
+  _stopPings(err) {
+    clearInterval(this._pingTimer);
+    this._pingTimer = null;
+    for (const p of this._pings.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this._pings.clear();
+  }
+
+  // For tests: drops the TCP connection without a close frame, as a network failure would.
+  _dropForTest() {
+    const ws = this._ws;
+    if (ws && ws._socket) ws._socket.destroy();
+    else if (ws) ws.close(4000, 'test drop');
+  }
+}
+
+function memberOf(m) {
+  return {
+    member: m.member,
+    user: m.user,
+    name: m.name ?? m.user,
+    muted: !!m.muted,
+    speak: m.speak !== false,
+  };
+}

@@ -1,0 +1,73 @@
+// The packaged client (clients/js) stays identical to web/chorus.js, and the runnable example
+// that docs/CLIENT.md shows really runs against chorusd.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { startServer, REPO } from './helpers.mjs';
+
+const PKG = path.join(REPO, 'clients/js');
+let server;
+
+before(async () => {
+  server = await startServer();
+});
+
+after(async () => {
+  assert.equal(await server.stop(), 0);
+});
+
+function run(cmd, args, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`${args.join(' ')} still running after ${ms} ms:\n${out}`));
+    }, ms);
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+test('clients/js/chorus.js is an exact copy of web/chorus.js', async () => {
+  const { code, out } = await run(process.execPath, [path.join(PKG, 'sync.mjs'), '--check']);
+  assert.equal(code, 0, out);
+  const pkg = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
+  assert.equal(pkg.exports['.'], './chorus.js');
+  const mod = await import(pathToFileURL(path.join(PKG, pkg.exports['.'])).href);
+  assert.equal(typeof mod.ChorusClient, 'function');
+});
+
+test('the example in docs/CLIENT.md is clients/js/example.mjs and runs', async () => {
+  const example = fs.readFileSync(path.join(PKG, 'example.mjs'), 'utf8');
+  const doc = fs.readFileSync(path.join(REPO, 'docs/CLIENT.md'), 'utf8');
+  assert.ok(doc.includes(example.trim()), 'docs/CLIENT.md must quote example.mjs verbatim');
+
+  // Resolve its two imports to the package and this folder's `ws`, then run it for 0.3 s.
+  const ws = pathToFileURL(path.join(REPO, 'tests/web/node_modules/ws/wrapper.mjs')).href;
+  const lib = pathToFileURL(path.join(PKG, 'chorus.js')).href;
+  const src = example.replace("from 'ws'", `from '${ws}'`).replace("from 'chorus-client'",
+    `from '${lib}'`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-example-'));
+  const file = path.join(dir, 'example.mjs');
+  fs.writeFileSync(file, src);
+  try {
+    const { code, out } = await run(process.execPath, [file, server.url, 'docs-example', '0.3']);
+    assert.equal(code, 0, out);
+    assert.match(out, /joined docs-example as member \d+; others: 0/);
+    assert.match(out, /chat from \d+: hello from node/);
+    assert.match(out, /rtt \d+\.\d\d ms/);
+    assert.match(out, /state: closed/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
