@@ -355,7 +355,9 @@ function renderMute() {
 function toggleMute() {
   if (!client || !client.connected) return;
   const want = !client.muted;
-  engine?.setMuted(want);
+  // Mute takes effect locally at once; unmute waits for the server's muted event (an admin
+  // mute is sticky and the server answers forbidden).
+  if (want) engine?.setMuted(true);
   client.mute(want);
 }
 

@@ -7,6 +7,7 @@ export const FRAME_SAMPLES = 960; // 20 ms
 export const HEADER_BYTES = 6; // u16 seq BE, u32 timestamp BE (48 kHz sample clock)
 const GATE_RMS = 0.002; // about -54 dBFS: below this a frame counts as silence
 const GATE_HANGOVER_FRAMES = 20; // keep sending 400 ms after the last loud frame
+const LATE_WINDOW = 50; // a packet up to 1 s older than the next expected one is late
 
 export function webCodecsMissing() {
   const missing = [];
@@ -158,11 +159,13 @@ export class AudioEngine {
     if (!peer) peer = this._addPeer(from);
     if (peer.nextSeq !== null) {
       const ahead = (f.seq - peer.nextSeq) & 0xffff;
-      if (ahead >= 0x8000) {
+      const behind = (peer.nextSeq - f.seq) & 0xffff;
+      if (behind > 0 && behind <= LATE_WINDOW) {
         this.stats.framesLate += 1; // duplicate or older than what was already decoded
         return;
       }
-      if (ahead > 0) this.stats.framesLost += ahead;
+      // Far behind means the sender restarted its counter: follow it.
+      if (ahead > 0 && ahead < 0x8000) this.stats.framesLost += ahead;
     }
     peer.nextSeq = (f.seq + 1) & 0xffff;
     if (peer.decoder.state !== 'configured') return;

@@ -39,7 +39,8 @@ export class ChorusClient {
   // options: url (ws[s]://host[:port], default: the page's origin), room, and either
   // user (+ name) in dev mode or token; WebSocket (constructor, default globalThis.WebSocket);
   // reconnect: { baseMs, maxMs, maxAttempts } or false; pingIntervalMs (0 = off);
-  // audioBufferMax: drop outgoing audio while ws.bufferedAmount exceeds this (bytes).
+  // audioBufferMax: drop outgoing audio while ws.bufferedAmount exceeds this (bytes);
+  // connectTimeoutMs: give up on one connection attempt without a welcome after this long.
   constructor(options = {}) {
     if (!ID_RE.test(options.room || '')) throw new ChorusError('bad_request', 'invalid room id');
     if (!options.token && !ID_RE.test(options.user || ''))
@@ -55,6 +56,7 @@ export class ChorusClient {
       maxAttempts: rc.maxAttempts ?? 40,
     };
     this.audioBufferMax = options.audioBufferMax ?? 256 * 1024;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 10000;
 
     this.state = 'idle'; // idle | connecting | open | reconnecting | resumed | closed
     this.member = 0; // our member id (0 until welcomed)
@@ -74,6 +76,7 @@ export class ChorusClient {
     this._everWelcomed = false;
     this._attempt = 0;
     this._retryTimer = null;
+    this._welcomeTimer = null;
     this._pingTimer = null;
     this._pingSeq = 0;
     this._pings = new Map(); // t -> {sent, resolve, reject, timer}
@@ -200,6 +203,17 @@ export class ChorusClient {
     ws.binaryType = 'arraybuffer';
     this._ws = ws;
     let httpStatus = 0;
+    clearTimeout(this._welcomeTimer);
+    this._welcomeTimer = setTimeout(() => {
+      if (this._ws !== ws) return;
+      this._ws = null; // a hung handshake counts as a failed attempt
+      try {
+        ws.close();
+      } catch {
+        // already closing
+      }
+      this._onSocketClosed(1006, 'welcome timeout', 0);
+    }, this.connectTimeoutMs);
     ws.onopen = () => {};
     ws.onerror = (ev) => {
       // Node's `ws` reports refusals as "Unexpected server response: 403"; browsers say nothing.
@@ -219,6 +233,7 @@ export class ChorusClient {
   }
 
   _onSocketClosed(code, reason, httpStatus) {
+    clearTimeout(this._welcomeTimer);
     this._stopPings(new ChorusError('closed', 'connection closed'));
     if (this._userClosed) return;
     const kicked = CLOSE_REASONS[code];
@@ -266,6 +281,7 @@ export class ChorusClient {
   _finish(info) {
     this._stopPings(new ChorusError('closed', 'connection closed'));
     clearTimeout(this._retryTimer);
+    clearTimeout(this._welcomeTimer);
     this._retryTimer = null;
     if (this.state === 'closed') return;
     this.closeInfo = info;
@@ -328,6 +344,7 @@ export class ChorusClient {
   }
 
   _onWelcome(w) {
+    clearTimeout(this._welcomeTimer);
     const reconnect = this._everWelcomed;
     const resumed = reconnect && w.resumed === true && w.member === this.member;
     this.member = w.member;
