@@ -1,0 +1,365 @@
+"""Runs the real chorusd for the integration tests and talks to it: start on a free loopback
+port, wait for the readiness line, stop with SIGTERM and check the exit status and sanitizer
+output; plus helpers to join rooms, make JWTs and issue raw HTTP requests.
+"""
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+
+import wsclient
+from wsclient import SCALE, HttpResponse
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CHORUSD = os.environ.get("CHORUSD") or os.path.join(REPO, "build", "chorusd")
+CHORUS_BENCH = os.environ.get("CHORUS_BENCH") or os.path.join(REPO, "build", "chorus-bench")
+SANITIZED = os.environ.get("CHORUS_SANITIZED") == "1"
+READY_RE = re.compile(r"^chorusd: ready on (\S+)")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+RESUME_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+MEMBER_MAX = 2**32 - 1
+
+_names = itertools.count(1)
+
+
+def T(seconds):
+    """A timeout scaled for sanitizer builds."""
+    return seconds * SCALE
+
+
+def uniq(prefix="r"):
+    """A room or user id unique within this test run."""
+    return f"{prefix}{next(_names)}-{os.urandom(3).hex()}"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def quote(value):
+    return urllib.parse.quote(value, safe="")
+
+
+def room_path(room, user=None, name=None, token=None, **extra):
+    """/v1/rooms/{room}?user=..&name=..; values are percent-encoded, None values left out."""
+    query = []
+    for key, value in (("user", user), ("name", name), ("token", token)):
+        if value is not None:
+            query.append(f"{key}={quote(value)}")
+    for key, value in extra.items():
+        if value is not None:
+            query.append(f"{key}={quote(str(value))}")
+    return f"/v1/rooms/{room}" + ("?" + "&".join(query) if query else "")
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(secret, claims, alg="HS256", header=None, signature=None):
+    """An HS256 JWT; alg/header/signature let tests forge bad ones."""
+    head = header if header is not None else {"alg": alg, "typ": "JWT"}
+    signing_input = b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode())
+    if signature is None:
+        digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}.get(alg)
+        sig = hmac.new(secret.encode(), signing_input.encode(), digest).digest() if digest else b""
+        signature = b64url(sig)
+    return signing_input + "." + signature
+
+
+def http_request(port, path, headers=None, method="GET", timeout=None, raw=None):
+    """One raw HTTP/1.1 request on a fresh socket; returns an HttpResponse."""
+    timeout = timeout if timeout is not None else wsclient.DEFAULT_TIMEOUT
+    fields = {"Host": f"127.0.0.1:{port}", "Connection": "close"}
+    fields.update(headers or {})
+    request = raw if raw is not None else (
+        f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+        + "\r\n").encode("latin-1")
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        deadline = time.monotonic() + timeout
+        response, _ = wsclient.read_http_response(s, b"", deadline, expect_eof=False)
+        return response
+
+
+def check_refusal(response, status, code):
+    """Every refusal: the status, a JSON {"error","message"} body and Connection: close."""
+    assert isinstance(response, HttpResponse), "expected a refusal, got an open WebSocket"
+    assert response.status == status, f"expected {status}, got {response!r}"
+    body = response.json()
+    assert body.get("error") == code, f"expected error {code!r}, got {body!r}"
+    assert isinstance(body.get("message"), str) and body["message"], body
+    assert "close" in response.header_tokens("connection"), response.headers
+    assert response.closed_after, "server kept the socket open after a refusal"
+    return body
+
+
+class Server:
+    """One chorusd process on 127.0.0.1:<free port>."""
+
+    def __init__(self, flags=(), env=None):
+        self.flags = list(flags)
+        if "--threads" not in self.flags:
+            self.flags = ["--threads", "2"] + self.flags
+        self.clients = []
+        self.stopped = False
+        for attempt in range(3):
+            if self._start(env):
+                return
+        raise AssertionError(f"chorusd did not start: {self.args}\n{self.stderr_text()}")
+
+    def _start(self, env):
+        if not os.access(CHORUSD, os.X_OK):
+            raise AssertionError(f"no chorusd binary at {CHORUSD} (set CHORUSD)")
+        self.port = free_port()
+        self.args = [CHORUSD, "--listen", f"127.0.0.1:{self.port}"] + self.flags
+        self._lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env)
+        self._readers = [threading.Thread(target=self._pump, args=(self.proc.stderr, True),
+                                          daemon=True),
+                         threading.Thread(target=self._pump, args=(self.proc.stdout, False),
+                                          daemon=True)]
+        for t in self._readers:
+            t.start()
+        deadline = time.monotonic() + T(10)
+        with self._cond:
+            while True:
+                ready = [l for l in self._lines if READY_RE.match(l)]
+                if ready:
+                    self.ready_line = ready[0]
+                    assert f":{self.port}" in ready[0], ready[0]
+                    return True
+                if self.proc.poll() is not None:
+                    if "in use" in self.stderr_text().lower():
+                        return False  # lost the race for the port: try another
+                    raise AssertionError(f"chorusd exited with {self.proc.returncode} before "
+                                         f"ready: {self.args}\n{self.stderr_text()}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.proc.kill()
+                    self.proc.wait()
+                    raise AssertionError(f"chorusd not ready in time: {self.args}\n"
+                                         f"{self.stderr_text()}")
+                self._cond.wait(min(remaining, 0.5))
+
+    def _pump(self, stream, is_stderr):
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            with self._cond:
+                self._lines.append(line if is_stderr else "[stdout] " + line)
+                self._cond.notify_all()
+
+    def stderr_text(self):
+        with self._cond:
+            return "\n".join(self._lines)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def terminate(self, timeout=None):
+        """SIGTERM, then waits; returns (exit code, seconds taken)."""
+        t0 = time.monotonic()
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout if timeout is not None else T(5))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"chorusd did not exit within {T(5)}s of SIGTERM\n"
+                                 f"{self.stderr_text()[-4000:]}")
+        for t in self._readers:
+            t.join(T(5))
+        return rc, time.monotonic() - t0
+
+    def stop(self):
+        """Teardown: drops the clients, SIGTERM, asserts exit 0 and a sanitizer-clean stderr."""
+        if self.stopped:
+            return
+        self.stopped = True
+        for c in self.clients:
+            try:
+                c.sock.close()
+            except OSError:
+                pass
+        rc, _ = self.terminate()
+        self.check_clean(rc)
+
+    def check_clean(self, rc):
+        text = self.stderr_text()
+        for marker in SANITIZER_MARKERS:
+            assert marker not in text, f"sanitizer report in chorusd stderr:\n{text[-8000:]}"
+        assert rc == 0, f"chorusd exited with {rc}\n{text[-4000:]}"
+
+    # ---- clients --------------------------------------------------------------------------
+    def handshake(self, path, **kw):
+        return wsclient.Handshake(self.port, path, **kw)
+
+    def finish(self, hs):
+        result = hs.finish()
+        if isinstance(result, wsclient.WsClient):
+            self.clients.append(result)
+        return result
+
+    def connect(self, path, **kw):
+        """WsClient or the HttpResponse of a refusal."""
+        return self.finish(self.handshake(path, **kw))
+
+    def ws(self, path, **kw):
+        c = self.connect(path, **kw)
+        assert isinstance(c, wsclient.WsClient), f"upgrade refused for {path}: {c!r}"
+        return c
+
+    def refused(self, path, **kw):
+        r = self.connect(path, **kw)
+        assert isinstance(r, HttpResponse), f"upgrade for {path} was accepted"
+        return r
+
+    def join(self, room, user=None, name=None, token=None, **kw):
+        """Joins a room and reads the welcome; returns the client with .welcome and .member."""
+        extra = {k: kw.pop(k) for k in ("resume", "last_seq") if k in kw}
+        c = self.ws(room_path(room, user=user, name=name, token=token, **extra), **kw)
+        return welcome_of(c)
+
+    def join_many(self, room, users, **kw):
+        """Opens all handshakes at once, then reads every welcome (concurrent joins)."""
+        pending = [self.handshake(room_path(room, user=u), **kw) for u in users]
+        clients = []
+        for hs in pending:
+            c = self.finish(hs)
+            assert isinstance(c, wsclient.WsClient), f"join refused: {c!r}"
+            clients.append(welcome_of(c))
+        return clients
+
+    def http(self, path, headers=None, **kw):
+        return http_request(self.port, path, headers=headers, **kw)
+
+    def rooms(self, headers=None, path="/v1/rooms"):
+        r = self.http(path, headers=headers)
+        assert r.status == 200, r
+        return {e["room"]: e["members"] for e in r.json()["rooms"]}
+
+
+def welcome_of(c):
+    w = c.recv_json("welcome")
+    c.welcome = w
+    c.member = w["member"]
+    c.seq = w["seq"]
+    return c
+
+
+def wait_until(predicate, timeout, what):
+    """Polls a cheap server-side query until it holds (for states no event announces)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def settle():
+    """Lets the server notice a TCP FIN. No protocol event announces that a member went away,
+    so the few tests that must act only after it (held whispers) give it this short while."""
+    time.sleep(T(0.3))
+
+
+def audio(op, member, payload):
+    return bytes([op]) + member.to_bytes(4, "big") + payload
+
+
+def assert_fields(obj, expected):
+    """obj carries every key of expected with that value (extra keys are allowed)."""
+    wrong = {k: obj.get(k, "<absent>") for k, v in expected.items()
+             if k not in obj or obj[k] != v or type(obj[k]) is not type(v)}
+    assert not wrong, f"{obj!r}: wrong fields {wrong}, expected {expected}"
+
+
+def barrier(client, t="sync"):
+    """Sends a ping and returns every message received before its pong, in order. A client's
+    messages are handled in order, so whatever they caused for this client comes before."""
+    client.send_json({"type": "ping", "t": t})
+    before = []
+    while True:
+        m = client.recv_msg()
+        if m[0] == "text":
+            obj = json.loads(m[1])
+            if obj.get("type") == "pong" and obj.get("t") == t:
+                return before
+        before.append(m)
+
+
+def errors_in(messages):
+    """The codes of messages that must all be error objects."""
+    codes = []
+    for m in messages:
+        assert m[0] == "text", f"expected only error messages, got {m!r}"
+        obj = json.loads(m[1])
+        assert obj.get("type") == "error", f"expected only error messages, got {obj!r}"
+        assert isinstance(obj.get("message"), str), obj
+        codes.append(obj.get("code"))
+    return codes
+
+
+class Reader(threading.Thread):
+    """Drains a client in the background, keeping binary frames and parsed text events."""
+
+    def __init__(self, client):
+        super().__init__(daemon=True)
+        self.client = client
+        self.binary = []
+        self.events = []
+        self.error = None
+        self.cond = threading.Condition()
+        self.stop = False
+
+    def run(self):
+        try:
+            while not self.stop:
+                try:
+                    m = self.client.recv_msg(timeout=0.2)
+                except wsclient.Timeout:  # lets the loop look at self.stop
+                    continue
+                with self.cond:
+                    if m[0] == "binary":
+                        self.binary.append(m[1])
+                    elif m[0] == "text":
+                        self.events.append(json.loads(m[1]))
+                    else:
+                        self.events.append({"type": "<" + m[0] + ">", "raw": m})
+                    self.cond.notify_all()
+        except Exception as e:  # reported by wait_for / finish
+            with self.cond:
+                self.error = e
+                self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self):
+                if self.error is not None:
+                    raise AssertionError(f"reader failed while waiting for {what}: {self.error}")
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"timed out waiting for {what}"
+                self.cond.wait(remaining)
+
+    def finish(self):
+        self.stop = True
+        self.join(T(5))
+        if self.error is not None:
+            raise self.error

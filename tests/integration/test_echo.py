@@ -1,0 +1,263 @@
+"""RFC 6455 conformance of chorusd's framing layer, through the echo endpoint (--echo-endpoint,
+GET /v1/echo): message kinds and sizes, fragmentation, ping/pong, the close handshake, and the
+close code for every kind of protocol error.
+"""
+
+import struct
+import threading
+
+import pytest
+
+from harness import T, check_refusal
+from wsclient import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, ConnectionLost,
+                      close_payload, mask_payload)
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(chorusd_module):
+    return chorusd_module("--echo-endpoint")
+
+
+@pytest.fixture
+def echo(server):
+    return server.ws("/v1/echo")
+
+
+def test_text_echo(echo):
+    echo.send_text("hello, chorus")
+    assert echo.recv_msg() == ("text", "hello, chorus")
+    echo.send_text("héllo wörld ✓ 🎤")
+    assert echo.recv_msg() == ("text", "héllo wörld ✓ 🎤")
+
+
+def test_binary_echo(echo):
+    data = bytes(range(256)) * 3
+    echo.send_binary(data)
+    assert echo.recv_msg() == ("binary", data)
+
+
+def test_empty_messages(echo):
+    echo.send_text("")
+    assert echo.recv_msg() == ("text", "")
+    echo.send_binary(b"")
+    assert echo.recv_msg() == ("binary", b"")
+
+
+def test_fragmented_with_interleaved_ping(echo):
+    echo.send_frame(OP_TEXT, b"frag", fin=False)
+    echo.send_frame(OP_PING, b"in-between")
+    echo.send_frame(OP_CONT, b"men", fin=False)
+    echo.send_frame(OP_CONT, b"ted", fin=True)
+    got = [echo.recv(), echo.recv()]
+    assert ("pong", b"in-between") in got, got
+    assert ("text", "fragmented") in got, got
+
+
+def test_fragmented_binary_with_empty_fragments(echo):
+    echo.send_frame(OP_BINARY, b"", fin=False)
+    echo.send_frame(OP_CONT, b"\x00\x01", fin=False)
+    echo.send_frame(OP_CONT, b"", fin=False)
+    echo.send_frame(OP_CONT, b"\x02", fin=True)
+    assert echo.recv_msg() == ("binary", b"\x00\x01\x02")
+
+
+def test_utf8_character_split_across_fragments(echo):
+    data = "€uro".encode()  # € is 3 bytes: split it 1 + 2
+    echo.send_frame(OP_TEXT, data[:1], fin=False)
+    echo.send_frame(OP_CONT, data[1:], fin=True)
+    assert echo.recv_msg() == ("text", "€uro")
+
+
+def test_64k_message(echo):
+    data = bytes((i * 7) & 0xFF for i in range(64 * 1024))
+    echo.send_binary(data)
+    assert echo.recv_msg() == ("binary", data)
+    text = "x" * 65535 + "é"
+    echo.send_text(text)
+    assert echo.recv_msg() == ("text", text)
+
+
+@pytest.mark.deadline(60)
+def test_16mib_message(echo):
+    data = bytes(range(256)) * (16 * MIB // 256)
+    assert len(data) == 16 * MIB
+    echo.send_binary(data)
+    kind, got = echo.recv_msg(timeout=T(30))
+    assert kind == "binary" and len(got) == len(data) and got == data
+
+
+def test_ping_gets_pong_with_same_payload(echo):
+    echo.send_ping(b"are you there?")
+    assert echo.recv() == ("pong", b"are you there?")
+    echo.send_ping(b"")
+    assert echo.recv() == ("pong", b"")
+    payload = bytes(range(125))
+    echo.send_ping(payload)
+    assert echo.recv() == ("pong", payload)
+
+
+def test_unsolicited_pong_is_ignored(echo):
+    echo.send_pong(b"nobody asked")
+    echo.send_text("still here")
+    assert echo.recv_msg() == ("text", "still here")
+
+
+@pytest.mark.parametrize("code,reason", [(1000, "bye"), (1001, ""), (3000, "app"),
+                                         (4999, "x" * 100)])
+def test_close_handshake_echoes_code(echo, code, reason):
+    echo.send_close(code, reason)
+    got_code, _ = echo.expect_close(skip_data=False)
+    assert got_code == code
+
+
+def test_close_without_code(echo):
+    echo.send_frame(OP_CLOSE, b"")
+    got_code, _ = echo.expect_close(skip_data=False)
+    assert got_code in (None, 1000)
+
+
+def test_unmasked_frame_is_1002(echo):
+    echo.send_frame(OP_TEXT, b"naked", mask=False)
+    echo.expect_close(1002, skip_data=False)
+
+
+@pytest.mark.parametrize("rsv", [4, 2, 1])
+def test_rsv_bits_are_1002(echo, rsv):
+    echo.send_frame(OP_TEXT, b"rsv", rsv=rsv)
+    echo.expect_close(1002, skip_data=False)
+
+
+@pytest.mark.parametrize("opcode", [0x3, 0x7, 0xB, 0xF])
+def test_reserved_opcode_is_1002(echo, opcode):
+    echo.send_frame(opcode, b"what")
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_control_frame_over_125_bytes_is_1002(echo):
+    echo.send_frame(OP_PING, b"p" * 126)
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_fragmented_ping_is_1002(echo):
+    echo.send_frame(OP_PING, b"half", fin=False)
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_continuation_without_start_is_1002(echo):
+    echo.send_frame(OP_CONT, b"orphan", fin=True)
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_new_message_inside_fragmented_one_is_1002(echo):
+    echo.send_frame(OP_TEXT, b"part one", fin=False)
+    echo.send_frame(OP_TEXT, b"not a continuation", fin=True)
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_non_minimal_16bit_length_is_1002(echo):
+    key = b"\x0a\x0b\x0c\x0d"
+    echo.send_raw(bytes([0x82, 0x80 | 126]) + struct.pack("!H", 5) + key
+                  + mask_payload(b"hello", key))
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_non_minimal_64bit_length_is_1002(echo):
+    key = b"\x0a\x0b\x0c\x0d"
+    payload = b"y" * 200
+    echo.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 200) + key
+                  + mask_payload(payload, key))
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_64bit_length_with_top_bit_is_1002(echo):
+    echo.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", 1 << 63 | 5) + b"\x00" * 4
+                  + b"hello")
+    echo.expect_close(1002, skip_data=False)
+
+
+@pytest.mark.parametrize("data", [b"\xff", b"abc\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80",
+                                  b"ok\xe2\x82"])
+def test_invalid_utf8_text_is_1007(echo, data):
+    echo.send_frame(OP_TEXT, data)
+    echo.expect_close(1007, skip_data=False)
+
+
+def test_invalid_utf8_split_across_fragments_is_1007(echo):
+    echo.send_frame(OP_TEXT, b"fine \xce", fin=False)
+    echo.send_frame(OP_CONT, b"A then more", fin=True)
+    echo.expect_close(1007, skip_data=False)
+
+
+def test_truncated_utf8_at_message_end_is_1007(echo):
+    echo.send_frame(OP_TEXT, b"fine ", fin=False)
+    echo.send_frame(OP_CONT, b"\xf0\x9f\x8e", fin=True)
+    echo.expect_close(1007, skip_data=False)
+
+
+@pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1100, 2999, 5000, 65535])
+def test_invalid_close_code_is_1002(echo, code):
+    echo.send_frame(OP_CLOSE, struct.pack("!H", code) + b"bad")
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_close_with_one_byte_payload_is_1002(echo):
+    echo.send_frame(OP_CLOSE, b"\x03")
+    echo.expect_close(1002, skip_data=False)
+
+
+def test_close_reason_invalid_utf8(echo):
+    echo.send_frame(OP_CLOSE, close_payload(1000) + b"\xff\xfe")
+    echo.expect_close({1002, 1007}, skip_data=False)
+
+
+def test_message_over_16mib_is_1009(echo):
+    size = 16 * MIB + 1
+    key = b"\x00\x00\x00\x00"  # a zero key keeps the masked payload cheap to produce
+
+    def send_payload():
+        try:
+            echo.sock.sendall(b"\x00" * size)
+        except OSError:
+            pass  # the server may close as soon as it has read the header
+
+    echo.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size) + key)
+    sender = threading.Thread(target=send_payload, daemon=True)
+    sender.start()
+    try:
+        echo.expect_close(1009, skip_data=False, timeout=T(20))
+    except ConnectionLost:
+        pytest.fail("connection reset without a 1009 close frame")
+    sender.join(T(10))
+
+
+def test_fragmented_message_over_16mib_is_1009(echo):
+    chunk = b"\x00" * (8 * MIB)
+
+    def send_all():
+        try:
+            echo.send_frame(OP_BINARY, chunk, fin=False)
+            echo.send_frame(OP_CONT, chunk, fin=False)
+            echo.send_frame(OP_CONT, b"\x00", fin=True)
+        except OSError:
+            pass
+
+    sender = threading.Thread(target=send_all, daemon=True)
+    sender.start()
+    echo.expect_close(1009, skip_data=False, timeout=T(20))
+    sender.join(T(10))
+
+
+def test_echo_keeps_working_after_errors_on_other_connections(server):
+    bad = server.ws("/v1/echo")
+    bad.send_frame(OP_TEXT, b"x", mask=False)
+    bad.expect_close(1002, skip_data=False)
+    good = server.ws("/v1/echo")
+    good.send_text("ok")
+    assert good.recv_msg() == ("text", "ok")
+
+
+def test_echo_endpoint_off_by_default(chorusd):
+    server = chorusd()
+    check_refusal(server.refused("/v1/echo"), 404, "not_found")

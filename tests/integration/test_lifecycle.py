@@ -1,0 +1,102 @@
+"""Connection liveness and process lifecycle: server pings and the idle timeout (1001, then
+treated as a network drop), SIGTERM with clients connected, and both event-loop backends.
+"""
+
+import time
+
+import pytest
+
+from harness import T, Reader, assert_fields, audio, uniq
+from wsclient import ConnectionLost, Timeout
+
+
+def test_server_pings_and_answering_client_stays(chorusd):
+    server = chorusd("--ping-interval", "200ms", "--idle-timeout", "1s", "--resume-grace", "1s")
+    a = server.join(uniq(), user="a")
+    pings = 0
+    deadline = time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        try:
+            m = a.recv(timeout=deadline - time.monotonic())
+        except Timeout:
+            break
+        assert m[0] == "ping", m  # answered by the client's auto-pong
+        pings += 1
+    assert pings >= 3, pings
+    a.send_json({"type": "ping", "t": "still here"})
+    assert a.recv_json("pong")["t"] == "still here"
+
+
+def test_silent_client_closed_1001_then_left_after_grace(chorusd):
+    server = chorusd("--ping-interval", "200ms", "--idle-timeout", "1s", "--resume-grace", "1s")
+    room = uniq()
+    a = server.join(room, user="a")
+    b = server.join(room, user="b")
+    a.recv_json("joined")
+    a.auto_pong = False
+    reader = Reader(b)  # b keeps answering pings meanwhile
+    reader.start()
+    t0 = time.monotonic()
+    a.expect_close(1001, timeout=T(5), eof=False)
+    closed_at = time.monotonic()
+    assert closed_at - t0 >= 0.8, closed_at - t0
+    reader.wait_for(lambda r: r.events, T(5), "the left event")
+    assert time.monotonic() - closed_at >= 0.7  # only after the resume grace
+    reader.finish()
+    assert len(reader.events) == 1, reader.events
+    assert_fields(reader.events[0], {"type": "left", "member": a.member, "reason": "timeout"})
+
+
+def test_idle_member_can_resume_after_1001(chorusd):
+    server = chorusd("--ping-interval", "200ms", "--idle-timeout", "1s", "--resume-grace", "5s")
+    room = uniq()
+    a = server.join(room, user="a")
+    b = server.join(room, user="b")
+    a.recv_json("joined")
+    a.auto_pong = False
+    reader = Reader(b)
+    reader.start()
+    a.expect_close(1001, timeout=T(5), eof=False)
+    b.send_json({"type": "chat", "text": "while idle"})
+    reader.wait_for(lambda r: r.events, T(5), "b's chat")
+    reader.finish()
+    assert reader.events[0]["text"] == "while idle"
+    a2 = server.join(room, user="a", resume=a.welcome["resume"], last_seq=2)
+    assert_fields(a2.welcome, {"member": a.member, "resumed": True, "gap": False})
+    assert a2.recv_json("chat")["text"] == "while idle"
+
+
+def test_sigterm_with_clients_exits_zero_promptly(chorusd):
+    server = chorusd("--echo-endpoint")
+    rooms = [uniq() for _ in range(3)]
+    clients = [server.join(room, user=f"u{i}") for room in rooms for i in range(4)]
+    quiet = server.ws("/v1/echo")  # one that never reads again
+    half = server.handshake(f"/v1/rooms/{rooms[0]}?user=half")  # mid-handshake
+    rc, took = server.terminate(timeout=T(5))
+    server.stopped = True
+    server.check_clean(rc)
+    assert took < T(3), f"took {took:.1f}s to exit"
+    for c in clients:
+        try:
+            code, _ = c.expect_close(timeout=T(2), eof=False)
+            assert code == 1001, code
+        except ConnectionLost:
+            pytest.fail("connection dropped without a close frame on SIGTERM")
+    half.sock.close()
+    quiet.sock.close()
+
+
+@pytest.mark.parametrize("io", ["epoll", "auto"])
+def test_backend_smoke(chorusd, io):
+    server = chorusd("--io", io, "--echo-endpoint")
+    assert f"io={io}" in server.ready_line or io == "auto", server.ready_line
+    e = server.ws("/v1/echo")
+    e.send_binary(b"x" * 100000)
+    assert e.recv_msg() == ("binary", b"x" * 100000)
+    room = uniq()
+    a = server.join(room, user="a")
+    b = server.join(room, user="b")
+    a.send_binary(b"\x01hi")
+    assert b.recv_binary() == audio(1, a.member, b"hi")
+    a.close()
+    assert b.recv_json("left")["member"] == a.member

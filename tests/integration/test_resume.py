@@ -1,0 +1,201 @@
+"""Reconnect and resume (PROTOCOL.md section 6): a dropped member stays away for the grace
+period, a resume restores it with replay of missed events and held whispers, gaps, grace expiry,
+bad tokens, takeover of a live connection (4009) and replacement by a plain rejoin.
+"""
+
+import time
+
+import pytest
+
+from harness import (T, assert_fields, barrier, check_refusal, errors_in, room_path, settle,
+                     uniq)
+
+
+def pair(server, room=None):
+    room = room or uniq()
+    a = server.join(room, user="a")
+    b = server.join(room, user="b")
+    assert a.recv_json("joined")["seq"] == 2
+    return room, a, b
+
+
+def resume(server, room, old, last_seq=None, user="a", **kw):
+    return server.join(room, user=user, resume=old.welcome["resume"], last_seq=last_seq, **kw)
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_drop_keeps_member_until_grace_then_left_timeout(chorusd, reset):
+    server = chorusd("--resume-grace", "1s")
+    room, a, b = pair(server)
+    t0 = time.monotonic()
+    a.abort(reset=reset)
+    b.expect_silence(0.6)  # still a member, only away
+    left = b.recv_json("left", timeout=T(5))
+    assert_fields(left, {"seq": 3, "member": a.member, "user": "a", "reason": "timeout"})
+    assert time.monotonic() - t0 >= 0.8
+
+
+def test_close_frame_leaves_at_once(chorusd):
+    server = chorusd("--resume-grace", "10s")
+    room, a, b = pair(server)
+    a.close()
+    assert_fields(b.recv_json("left", timeout=T(2)), {"member": a.member, "reason": "closed"})
+
+
+def test_resume_replays_missed_events_then_held_whispers(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    settle()  # held whispers need the server to know that a is away
+    b.send_json({"type": "chat", "text": "m1"})
+    c = server.join(room, user="c")
+    b.send_json({"type": "whisper", "to": a.member, "text": "w1"})
+    b.send_binary(b"\x01room audio while a is away")
+    b.send_binary(b"\x02" + a.member.to_bytes(4, "big") + b"whisper audio while away")
+    b.send_json({"type": "whisper", "to": a.member, "text": "w2"})
+    c.send_json({"type": "chat", "text": "m2"})
+    assert b.recv_json("chat")["text"] == "m1"
+    assert b.recv_json("joined")["member"] == c.member
+    assert b.recv_json("chat")["text"] == "m2"
+    assert errors_in(barrier(b)) == []  # a is still a member: no no_such_member
+
+    a2 = resume(server, room, a, last_seq=2)
+    assert_fields(a2.welcome, {"member": a.member, "user": "a", "resumed": True, "gap": False,
+                               "seq": 5})
+    assert {m["member"] for m in a2.welcome["members"]} == {b.member, c.member}
+    assert_fields(a2.recv_json("chat"), {"seq": 3, "from": b.member, "text": "m1"})
+    assert_fields(a2.recv_json("joined"), {"seq": 4, "member": c.member, "user": "c"})
+    assert_fields(a2.recv_json("chat"), {"seq": 5, "from": c.member, "text": "m2"})
+    for text in ("w1", "w2"):
+        w = a2.recv_json("whisper")
+        assert_fields(w, {"from": b.member, "text": text})
+        assert "seq" not in w
+    assert barrier(a2) == []  # no audio from the away time
+    b.send_json({"type": "chat", "text": "live"})
+    assert_fields(a2.recv_json("chat"), {"seq": 6, "text": "live"})
+    # b and c never saw a leave or rejoin.
+    assert_fields(b.recv_json("chat"), {"seq": 6, "text": "live"})
+    assert_fields(c.recv_json("chat"), {"seq": 5, "text": "m2"})
+    assert_fields(c.recv_json("chat"), {"seq": 6, "text": "live"})
+
+
+def test_resume_chain(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    a2 = resume(server, room, a, last_seq=2)
+    assert a2.welcome["resumed"] is True and a2.member == a.member
+    a2.abort()
+    b.send_json({"type": "chat", "text": "x"})
+    b.recv_json("chat")
+    a3 = resume(server, room, a2, last_seq=2)
+    assert_fields(a3.welcome, {"member": a.member, "resumed": True, "gap": False, "seq": 3})
+    assert_fields(a3.recv_json("chat"), {"seq": 3, "text": "x"})
+
+
+def test_resume_without_last_seq_has_gap(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    b.send_json({"type": "chat", "text": "missed"})
+    b.recv_json("chat")
+    a2 = resume(server, room, a)
+    assert_fields(a2.welcome, {"member": a.member, "resumed": True, "gap": True, "seq": 3})
+    assert [m["member"] for m in a2.welcome["members"]] == [b.member]
+    b.send_json({"type": "chat", "text": "live"})
+    assert_fields(a2.recv_json("chat"), {"seq": 4, "text": "live"})  # nothing replayed
+
+
+@pytest.mark.parametrize("missed,gap", [(2, False), (3, True)])
+def test_history_bound(chorusd, missed, gap):
+    server = chorusd("--resume-grace", "5s", "--history", "2")
+    room, a, b = pair(server)
+    a.abort()
+    for i in range(missed):
+        b.send_json({"type": "chat", "text": f"c{i}"})
+        b.recv_json("chat")
+    a2 = resume(server, room, a, last_seq=2)
+    assert_fields(a2.welcome, {"member": a.member, "resumed": True, "gap": gap,
+                               "seq": 2 + missed})
+    if not gap:
+        for i in range(missed):
+            assert_fields(a2.recv_json("chat"), {"seq": 3 + i, "text": f"c{i}"})
+    b.send_json({"type": "chat", "text": "live"})
+    assert_fields(a2.recv_json("chat"), {"seq": 3 + missed, "text": "live"})
+
+
+def forged(tok):
+    mid = len(tok) // 2
+    return tok[:mid] + ("A" if tok[mid] != "A" else "B") + tok[mid + 1:]
+
+
+def test_forged_or_malformed_resume_token_is_403(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    tok = a.welcome["resume"]
+    for bad in (forged(tok), "AAAA", tok + "x", "not$valid", tok[: len(tok) // 2]):
+        r = server.refused(room_path(room, user="a", resume=bad, last_seq=2))
+        check_refusal(r, 403, "forbidden")
+    a2 = resume(server, room, a, last_seq=2)  # the real token still works
+    assert a2.member == a.member
+
+
+def test_resume_token_for_another_user_or_room_is_403(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    other_room = uniq()
+    server.join(other_room, user="a")
+    a.abort()
+    tok = a.welcome["resume"]
+    check_refusal(server.refused(room_path(room, user="b2", resume=tok, last_seq=2)), 403,
+                  "forbidden")
+    check_refusal(server.refused(room_path(other_room, user="a", resume=tok, last_seq=2)), 403,
+                  "forbidden")
+
+
+def test_resume_after_grace_is_ordinary_join(chorusd):
+    server = chorusd("--resume-grace", "500ms")
+    room, a, b = pair(server)
+    a.abort()
+    assert_fields(b.recv_json("left", timeout=T(5)), {"member": a.member, "reason": "timeout"})
+    a2 = resume(server, room, a, last_seq=2)
+    assert_fields(a2.welcome, {"resumed": False, "seq": 4})
+    assert a2.member != a.member
+    assert [m["member"] for m in a2.welcome["members"]] == [b.member]
+    assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member, "user": "a"})
+
+
+def test_resume_takes_over_live_connection_with_4009(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a2 = resume(server, room, a, last_seq=2)
+    assert_fields(a2.welcome, {"member": a.member, "resumed": True, "gap": False, "seq": 2})
+    a.expect_close(4009)
+    assert barrier(b) == []  # no left, no joined
+    a2.send_json({"type": "chat", "text": "same me"})
+    assert_fields(b.recv_json("chat"), {"seq": 3, "from": a.member, "text": "same me"})
+
+
+def test_plain_rejoin_replaces_old_connection(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a2 = server.join(room, user="a")
+    a.expect_close(4009)
+    assert a2.member != a.member
+    assert_fields(a2.welcome, {"resumed": False, "seq": 4})
+    assert [m["member"] for m in a2.welcome["members"]] == [b.member]
+    assert_fields(b.recv_json("left"), {"seq": 3, "member": a.member, "reason": "replaced"})
+    assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member, "user": "a"})
+    assert barrier(b) == []
+
+
+def test_plain_rejoin_while_away_replaces(chorusd):
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    settle()
+    a2 = server.join(room, user="a")
+    assert a2.member != a.member and a2.welcome["resumed"] is False
+    assert_fields(b.recv_json("left"), {"seq": 3, "member": a.member, "reason": "replaced"})
+    assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member})
