@@ -41,8 +41,10 @@ export async function startServer(args = [], { readyMs = 10000 } = {}) {
 
 function spawnServer(port, args, readyMs) {
   const argv = ['--listen', `127.0.0.1:${port}`, '--threads', '2', ...args];
-  const proc = spawn(CHORUSD, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (process.env.CHORUS_IO) argv.push('--io', process.env.CHORUS_IO); // e.g. epoll
+  const proc = spawn(CHORUSD, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
+  let ready = false;
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -56,11 +58,17 @@ function spawnServer(port, args, readyMs) {
       clearTimeout(timer);
       reject(new Error(`chorusd exited (${code ?? sig}) before ready; stderr:\n${stderr}`));
     });
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (d) => {
+      stderr += d; // chorusd logs to stderr; keep anything on stdout for diagnosis too
+      if (stderr.length > 65536) stderr = stderr.slice(-32768);
+    });
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (d) => {
       stderr += d;
       if (stderr.length > 65536) stderr = stderr.slice(-32768);
-      if (/chorusd: ready on/.test(stderr)) {
+      if (!ready && /chorusd: ready on/.test(stderr)) {
+        ready = true;
         clearTimeout(timer);
         proc.removeAllListeners('exit');
         resolve(new Server(proc, port, () => stderr));
@@ -76,12 +84,20 @@ class Server {
     this.stderr = stderr;
     this.url = `ws://127.0.0.1:${port}`;
     this.http = `http://127.0.0.1:${port}`;
-    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)));
+    this.stopping = false;
+    this.exited = new Promise((resolve) => proc.on('exit', (code, sig) => {
+      if (!this.stopping) {
+        console.error(`chorusd on port ${port} died unexpectedly (${code ?? sig}); stderr:\n` +
+          stderr().slice(-4000));
+      }
+      resolve(code ?? sig);
+    }));
   }
 
   // SIGTERM, then SIGKILL if it does not exit in time; resolves with the exit code.
   async stop(ms = 5000) {
     if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.stopping = true;
     this.proc.kill('SIGTERM');
     const timer = setTimeout(() => this.proc.kill('SIGKILL'), ms);
     const code = await this.exited;
