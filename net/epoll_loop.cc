@@ -161,6 +161,7 @@ class epoll_loop final : public event_loop {
             int wait_ms = next_tick > now ? static_cast<int>(next_tick - now) : 0;
             if (!_completed.empty() || !_finished.empty()) wait_ms = 0;
             int count = ::epoll_wait(_epoll_fd, events, events_max, wait_ms);
+            _handler->after_wake();
             for (int i = 0; i < count; ++i) handle_event(events[i]);
             dispatch_completed();
             now = base::monotonic_ms();

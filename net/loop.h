@@ -61,6 +61,8 @@ class loop_handler {
     virtual void on_tick() = 0;
     // The loop is about to wait for events: write replies now so they are submitted together.
     virtual void before_sleep() = 0;
+    // The wait returned; a pass begins (for loop-pass timing).
+    virtual void after_wake() {}
 };
 
 class event_loop {

@@ -7,10 +7,12 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -62,13 +64,15 @@ class uring_loop final : public event_loop {
 
     bool init(std::string* error) {
         io_uring_params params{};
+        // Created disabled: SINGLE_ISSUER binds the ring to the thread that enables it, which is
+        // the loop thread (run()), not the thread that builds the loop.
         params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
-                       IORING_SETUP_DEFER_TASKRUN;
+                       IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED;
         params.cq_entries = ring_entries * 4;
         int rc = io_uring_queue_init_params(ring_entries, &_ring, &params);
         if (rc == -EINVAL) {  // older kernels: no SINGLE_ISSUER / DEFER_TASKRUN
             params = {};
-            params.flags = IORING_SETUP_CQSIZE;
+            params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_R_DISABLED;
             params.cq_entries = ring_entries * 4;
             rc = io_uring_queue_init_params(ring_entries, &_ring, &params);
         }
@@ -169,6 +173,14 @@ class uring_loop final : public event_loop {
     uint32_t connection_count() const override { return _conns.live(); }
 
     void run() override {
+        // liburing 2.3 declares io_uring_enable_rings but does not export it: use the syscall.
+        int enabled = static_cast<int>(::syscall(__NR_io_uring_register, _ring.ring_fd,
+                                                 IORING_REGISTER_ENABLE_RINGS, nullptr, 0));
+        if (enabled < 0) enabled = -errno;
+        if (enabled < 0) {
+            std::fprintf(stderr, "chorusd: cannot enable io_uring: %s\n", std::strerror(-enabled));
+            return;
+        }
         uint64_t next_tick = base::monotonic_ms() + _config.tick_ms;
         while (!_stop.load(std::memory_order_acquire)) {
             _handler->before_sleep();
@@ -180,9 +192,9 @@ class uring_loop final : public event_loop {
             timeout.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1000000);
             io_uring_cqe* cqe = nullptr;
             int rc = io_uring_submit_and_wait_timeout(&_ring, &cqe, 1, &timeout, nullptr);
-            if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
+            if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && _wait_errors++ < 10)
                 std::fprintf(stderr, "chorusd: io_uring wait failed: %s\n", std::strerror(-rc));
-            }
+            _handler->after_wake();
             process_completions();
             dispatch_finished();
             now = base::monotonic_ms();
@@ -481,6 +493,7 @@ class uring_loop final : public event_loop {
     int _spare_fd = -1;
     uint64_t _wake_value = 0;
     std::atomic<bool> _stop{false};
+    uint32_t _wait_errors = 0;
 };
 
 }  // namespace

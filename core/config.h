@@ -1,0 +1,40 @@
+// Everything chorusd can be told on its command line, with the defaults of PROTOCOL.md. Parsed
+// in tools/ and handed to the server read-only; every shard sees the same copy.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/loop.h"
+
+namespace chorus::core {
+
+enum class io_choice { automatic, uring, epoll };
+
+struct server_config {
+    std::string listen = "0.0.0.0:8080";
+    uint32_t threads = 0;  // 0: online CPUs
+    io_choice io = io_choice::automatic;
+    uint32_t max_connections = 0;  // 0: what the fd limit allows
+    uint32_t max_connections_per_ip = 0;
+    uint64_t handshake_timeout_ms = 10'000;
+    uint64_t ping_interval_ms = 20'000;
+    uint64_t idle_timeout_ms = 60'000;
+    uint64_t resume_grace_ms = 15'000;
+    uint32_t history = 1000;
+    uint64_t max_frame_bytes = 16 * 1024;
+    uint64_t send_queue_soft_bytes = 64 * 1024;
+    uint64_t send_queue_hard_bytes = 1024 * 1024;
+    uint32_t text_rate = 20;
+    uint32_t text_burst = 50;
+    uint32_t max_room_members = 1000;
+    std::string auth_secret;  // empty: dev mode
+    std::vector<std::string> allowed_origins;
+    bool echo_endpoint = false;
+    std::string web_dir;     // empty: the page built into the binary
+    std::string resume_key;  // empty: random per process
+    bool pin_threads = true;
+};
+
+}  // namespace chorus::core

@@ -1,0 +1,27 @@
+// Fixed limits of the engine, in one place, with the relations between them checked at compile
+// time. Configurable limits (flags) live in server_config; these are the ones that are not.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace chorus::core {
+
+constexpr size_t room_id_bytes_max = 64;
+constexpr size_t user_id_bytes_max = 64;
+constexpr size_t display_name_bytes_max = 64;
+constexpr size_t chat_text_bytes_max = 4096;
+constexpr size_t echo_message_bytes_max = 16 * 1024 * 1024;
+constexpr size_t http_head_bytes_max = 8192;
+constexpr size_t send_queue_soft_bytes_limit = 8 * 1024 * 1024;
+constexpr uint32_t cross_ring_records = 4096;  // per ordered pair of shards
+constexpr uint32_t ring_records_per_pass_max = 1024;
+constexpr uint32_t shards_max = 256;
+constexpr uint32_t sweep_ticks_per_second =
+    10;                                     // the session sweep covers every slot once a second
+constexpr size_t whispers_held_max = 1000;  // text whispers held for an away member
+
+static_assert(chat_text_bytes_max < echo_message_bytes_max);
+static_assert(ring_records_per_pass_max <= cross_ring_records);
+
+}  // namespace chorus::core

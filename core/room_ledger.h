@@ -1,0 +1,73 @@
+// The part of a room's state that a cluster must share between nodes: member-id allocation, the
+// per-room event sequence and its bounded history. The engine talks only to this interface; the
+// in-process implementation below is the single-node default, and a Redis-backed one can stand
+// behind the same calls (core/cluster/, wired in from main).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "core/frame_pool.h"
+
+namespace chorus::core {
+
+class room_ledger {
+  public:
+    virtual ~room_ledger() = default;
+    // A member id unique in the room while it is present or resumable (1..2^32-1).
+    virtual uint32_t allocate_member() = 0;
+    // Takes the next seq for a room event (the first event of a room gets 1).
+    virtual uint64_t next_seq() = 0;
+    virtual uint64_t current_seq() const = 0;
+    // Keeps the encoded event `frame` (retained) as event `seq` in the bounded history.
+    virtual void record(uint64_t seq, shared_frame* frame) = 0;
+    // Visits every event with seq > after, in order. Returns false, visiting nothing, when the
+    // history no longer reaches back that far.
+    virtual bool replay(uint64_t after, const std::function<void(shared_frame*)>& visit) const = 0;
+};
+
+// Creates the ledger of a room that begins on this node.
+class ledger_factory {
+  public:
+    virtual ~ledger_factory() = default;
+    virtual std::unique_ptr<room_ledger> open(std::string_view room, frame_pool& pool) = 0;
+};
+
+// Single node: everything lives in the room's own memory.
+class local_ledger final : public room_ledger {
+  public:
+    local_ledger(frame_pool& pool, uint32_t history_max) : _pool(pool), _history_max(history_max) {}
+    ~local_ledger() override;
+    uint32_t allocate_member() override;
+    uint64_t next_seq() override { return ++_seq; }
+    uint64_t current_seq() const override { return _seq; }
+    void record(uint64_t seq, shared_frame* frame) override;
+    bool replay(uint64_t after, const std::function<void(shared_frame*)>& visit) const override;
+
+  private:
+    struct entry {
+        uint64_t seq;
+        shared_frame* frame;
+    };
+    frame_pool& _pool;
+    uint32_t _history_max;
+    uint64_t _seq = 0;
+    uint32_t _next_member = 0;
+    std::deque<entry> _history;
+};
+
+class local_ledger_factory final : public ledger_factory {
+  public:
+    explicit local_ledger_factory(uint32_t history_max) : _history_max(history_max) {}
+    std::unique_ptr<room_ledger> open(std::string_view, frame_pool& pool) override {
+        return std::make_unique<local_ledger>(pool, _history_max);
+    }
+
+  private:
+    uint32_t _history_max;
+};
+
+}  // namespace chorus::core

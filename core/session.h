@@ -1,0 +1,78 @@
+// What a shard keeps per connection (session) and per room member. Sessions live in a fixed
+// table indexed like the loop's connection slab; members live in their room. A member outlives
+// its session while it is away (resume grace), and a resumed member gets a new session.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/token_bucket.h"
+#include "core/frame_pool.h"
+#include "core/outbound_queue.h"
+#include "core/room_ledger.h"
+#include "net/loop.h"
+#include "ws/message_reader.h"
+
+namespace chorus::core {
+
+struct room;
+struct member;
+
+enum class session_phase : uint8_t { free, http, websocket, closing };
+enum class session_kind : uint8_t { http, room, echo };
+
+// Errors that are answered at most once a second (PROTOCOL.md §2).
+enum class limited_error : uint8_t { too_fast, forbidden, bad_message, no_such_member, count };
+
+struct session {
+    net::conn_handle conn;
+    session_phase phase = session_phase::free;
+    session_kind kind = session_kind::http;
+    bool sending = false;       // a send is in flight
+    bool dirty = false;         // in the shard's flush list
+    bool close_queued = false;  // a close frame (or final HTTP response) is queued: close after it
+    bool ping_outstanding = false;
+    bool counted = false;     // counted in the global connection limit
+    uint16_t close_code = 0;  // the close code we sent (0: none)
+    uint32_t opened_ms = 0;   // shard clock (ms since the shard started)
+    uint32_t last_activity_ms = 0;
+    uint32_t last_ping_ms = 0;
+    uint32_t ip_slot = UINT32_MAX;  // per-IP counter slot, UINT32_MAX when not counted
+    uint32_t handoff_to = 0;        // the room's home shard while the socket is being moved
+    uint32_t error_second[static_cast<int>(limited_error::count)] = {};
+    ws::message_reader reader{ws::role::server, 0};
+    outbound_queue out;
+    std::unique_ptr<std::string> http_in;  // the request head while in the http phase
+    member* self = nullptr;                // room sessions: the member this connection is
+    base::token_bucket text_bucket;
+};
+
+struct member {
+    uint32_t id = 0;
+    std::string user;
+    std::string name;
+    session* connection = nullptr;  // nullptr while away
+    bool muted = false;
+    bool admin_muted = false;  // an admin's mute is sticky: the member cannot unmute itself
+    bool speak = true;
+    bool admin = false;
+    uint64_t resume_session = 0;  // bound into the resume token; a new join gets a new one
+    uint64_t away_deadline_ms = 0;
+    uint32_t present_index = UINT32_MAX;  // position in room::present
+    uint32_t away_index = UINT32_MAX;     // position in the shard's away list
+    room* home = nullptr;
+    std::vector<shared_frame*> held_whispers;  // text whispers that arrived while away
+};
+
+struct room {
+    std::string id;
+    std::unique_ptr<room_ledger> ledger;
+    std::unordered_map<uint32_t, std::unique_ptr<member>> members;  // present and away
+    std::unordered_map<std::string, uint32_t> by_user;
+    std::vector<member*> present;  // fan-out targets, contiguous
+};
+
+}  // namespace chorus::core

@@ -1,0 +1,420 @@
+// The shard's loop callbacks: session lifecycle, the per-pass flush that coalesces everything
+// queued for one connection into one send, timers (handshake, ping, idle, resume grace), and the
+// cross-core records (connection handoff, rooms listing, drain).
+#include "core/shard.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "core/base/clock.h"
+#include "ws/frame.h"
+#include "ws/handshake.h"
+
+namespace chorus::core {
+
+shard::shard(uint32_t id, server_context& context)
+    : _id(id), _context(context), _config(context.config), _epoch_ms(base::monotonic_ms()) {}
+
+shard::~shard() {
+    for (uint32_t i = 0; i < _session_count; ++i)
+        if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
+    for (member* m : _away)
+        for (shared_frame* f : m->held_whispers) _pool.release(f);
+    for (auto& [id, r] : _rooms)
+        for (auto& [member_id, m] : r->members)
+            if (m->connection == nullptr)
+                for (shared_frame* f : m->held_whispers) _pool.release(f);
+    _rooms.clear();
+    _away.clear();
+}
+
+bool shard::init(int listen_fd, std::string* error) {
+    net::loop_config loop_config;
+    loop_config.connections_max = _context.max_connections + 64;  // room to refuse politely
+    loop_config.tick_ms = 1000 / sweep_ticks_per_second;
+    std::string overload;
+    ws::append_error_response(overload, 503, "overloaded",
+                              "the server is out of connections; try again later");
+    loop_config.overload_response = overload;
+    bool uring = _config.io == io_choice::uring;
+    if (_config.io == io_choice::automatic) {
+        std::string why;
+        uring = net::uring_available(&why);
+    }
+    _loop = uring ? net::make_uring_loop(loop_config, this, error)
+                  : net::make_epoll_loop(loop_config, this, error);
+    if (!_loop) return false;
+    _session_count = loop_config.connections_max;
+    _sessions.reset(new session[_session_count]);
+    _wake_pending.assign(_context.shards.size(), false);
+    _json_input.reserve(_config.max_frame_bytes + simdjson::SIMDJSON_PADDING);
+    if (listen_fd >= 0) {
+        int rc = _loop->add_listener(listen_fd);
+        if (rc < 0) {
+            *error = std::string("cannot watch the listener: ") + std::strerror(-rc);
+            return false;
+        }
+    }
+    return true;
+}
+
+uint32_t shard::now_ms() const {
+    return static_cast<uint32_t>(base::monotonic_ms() - _epoch_ms);
+}
+
+session* shard::find(net::conn_handle conn) {
+    if (conn.index >= _session_count) return nullptr;
+    session& s = _sessions[conn.index];
+    if (s.phase == session_phase::free || !(s.conn == conn)) return nullptr;
+    return &s;
+}
+
+session& shard::open_session(net::conn_handle conn) {
+    session& s = _sessions[conn.index];
+    CHORUS_ASSERT(s.phase == session_phase::free);
+    s.conn = conn;
+    s.phase = session_phase::http;
+    s.kind = session_kind::http;
+    s.sending = false;
+    s.dirty = false;
+    s.close_queued = false;
+    s.ping_outstanding = false;
+    s.counted = false;
+    s.close_code = 0;
+    s.opened_ms = s.last_activity_ms = s.last_ping_ms = now_ms();
+    s.ip_slot = UINT32_MAX;
+    for (uint32_t& second : s.error_second) second = 0;
+    s.self = nullptr;
+    _metrics.connections.add();
+    return s;
+}
+
+void shard::on_accept(net::conn_handle conn, int) {
+    session& s = open_session(conn);
+    _metrics.connections_accepted.add();
+    uint32_t total = _context.connections.fetch_add(1, std::memory_order_relaxed) + 1;
+    s.counted = true;
+    if (_draining || _context.draining.load(std::memory_order_relaxed)) {
+        refuse(s, 503, "overloaded", "the server is draining; reconnect to another node");
+        return;
+    }
+    if (total > _context.max_connections) {
+        refuse(s, 503, "overloaded", "connection limit reached; try again later");
+        return;
+    }
+}
+
+void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
+    session* s = find(conn);
+    if (!s) return;
+    _metrics.bytes_in.add(data.size());
+    s->last_activity_ms = now_ms();
+    if (s->phase == session_phase::http) {
+        on_http_data(*s, data);
+    } else if (s->phase == session_phase::websocket) {
+        on_ws_data(*s, data);
+    }
+    // closing: what arrives after our close frame is discarded
+}
+
+void shard::queue(session& s, shared_frame* frame) {
+    s.out.push(_pool, frame);
+    _metrics.frames_out.add();
+    mark_dirty(s);
+}
+
+void shard::queue_bytes(session& s, std::string_view bytes) {
+    shared_frame* frame = _pool.allocate(bytes.size());
+    std::memcpy(frame->data(), bytes.data(), bytes.size());
+    frame->size = static_cast<uint32_t>(bytes.size());
+    queue(s, frame);
+    _pool.release(frame);
+}
+
+// Control messages are lossless: they always queue, and a connection whose queue passes the
+// hard limit is closed as a slow consumer (1013). Returns false if the session was closed.
+bool shard::queue_control(session& s, shared_frame* frame) {
+    if (s.phase != session_phase::websocket) return false;
+    if (s.out.bytes() + frame->size > _config.send_queue_hard_bytes) {
+        close_with(s, 1013, "slow consumer");
+        return false;
+    }
+    queue(s, frame);
+    return true;
+}
+
+void shard::mark_dirty(session& s) {
+    if (s.dirty) return;
+    s.dirty = true;
+    _dirty.push_back(s.conn.index);
+}
+
+void shard::flush(session& s) {
+    if (s.sending || s.out.empty()) return;
+    iovec iov[net::event_loop::iov_max];
+    int count = s.out.fill(iov, net::event_loop::iov_max);
+    if (_loop->send(s.conn, iov, count)) {
+        s.sending = true;
+        _metrics.sends.add();
+    }
+}
+
+void shard::on_sent(net::conn_handle conn, int64_t result) {
+    session* s = find(conn);
+    if (!s) return;
+    s->sending = false;
+    if (result < 0) {
+        on_hangup(conn, static_cast<int>(result));
+        return;
+    }
+    _metrics.bytes_out.add(static_cast<uint64_t>(result));
+    s->out.consume(_pool, static_cast<uint64_t>(result));
+    if (!s->out.empty()) {
+        mark_dirty(*s);
+        return;
+    }
+    s->out.shrink();
+    if (s->close_queued) {
+        // Everything up to and including our close frame (or final response) is written.
+        _loop->close(s->conn, net::close_mode::graceful);
+        s->phase = session_phase::closing;
+    }
+}
+
+// Queues a close frame; the connection is closed once it is written. A member whose session
+// the server closes leaves or goes away according to PROTOCOL.md §6.
+void shard::close_with(session& s, uint16_t code, std::string_view reason) {
+    if (s.phase != session_phase::websocket) return;
+    _metrics.count_close(code);
+    s.close_code = code;
+    if (s.self) {
+        member& m = *s.self;
+        bool away = code == 1001 || code == 1011 || code == 1013;
+        if (away) {
+            member_away(m);
+        } else if (code == 4009) {
+            detach_member(m);  // replaced or taken over: the caller emits what is needed
+        } else {
+            member_gone(m, code == 4001 ? "kicked" : "closed");
+        }
+    }
+    s.phase = session_phase::closing;
+    s.close_queued = true;
+    if (code == 1013) {
+        // A slow consumer will not read what is queued: close at once. The queue is freed in
+        // on_closed, after any send still in flight has let go of its bytes.
+        _loop->close(s.conn, net::close_mode::abort);
+        return;
+    }
+    shared_frame* frame = close_frame(code, reason);
+    queue(s, frame);
+    _pool.release(frame);
+}
+
+void shard::drop_connection(session& s, net::close_mode mode) {
+    if (s.self) member_away(*s.self);
+    s.phase = session_phase::closing;
+    _loop->close(s.conn, mode);
+}
+
+void shard::finish_http(session& s) {
+    s.close_queued = true;
+    s.http_in.reset();
+}
+
+void shard::on_hangup(net::conn_handle conn, int) {
+    session* s = find(conn);
+    if (!s) return;
+    // No close frame arrived: a network drop. The member stays, away, for the resume grace.
+    drop_connection(*s, net::close_mode::abort);
+}
+
+void shard::on_closed(net::conn_handle conn) {
+    session* s = find(conn);
+    if (!s) return;
+    if (s->self) member_away(*s->self);
+    release_session(*s);
+}
+
+void shard::release_session(session& s) {
+    s.out.clear(_pool);
+    s.http_in.reset();
+    s.reader.release_buffer();
+    if (s.counted) _context.connections.fetch_sub(1, std::memory_order_relaxed);
+    if (s.ip_slot != UINT32_MAX)
+        _context.ip_connections[s.ip_slot].fetch_sub(1, std::memory_order_relaxed);
+    if (s.kind != session_kind::http) {
+        uint64_t open = _metrics.websocket_sessions.get();
+        _metrics.websocket_sessions.set(open ? open - 1 : 0);
+    }
+    uint64_t open = _metrics.connections.get();
+    _metrics.connections.set(open ? open - 1 : 0);
+    s.phase = session_phase::free;
+    s.self = nullptr;
+}
+
+void shard::after_wake() {
+    _pass_started_ns = base::monotonic_ns();
+}
+
+void shard::before_sleep() {
+    if (_drain_requested.load(std::memory_order_relaxed) && !_draining) {
+        _draining = true;
+        _drain_deadline_ms = base::monotonic_ms() + 2000;
+        _loop->close_listeners();
+        for (uint32_t i = 0; i < _session_count; ++i) {
+            session& s = _sessions[i];
+            if (s.phase == session_phase::websocket) {
+                close_with(s, 1001, "server shutting down");
+            } else if (s.phase == session_phase::http) {
+                drop_connection(s, net::close_mode::abort);
+            }
+        }
+    }
+    for (size_t i = 0; i < _dirty.size(); ++i) {
+        session& s = _sessions[_dirty[i]];
+        s.dirty = false;
+        if (s.phase != session_phase::free) flush(s);
+    }
+    _dirty.clear();
+    uint64_t now_ns = base::monotonic_ns();
+    for (uint64_t started : _fanout_started) _metrics.fanout.record_ns(now_ns - started);
+    _fanout_started.clear();
+    for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
+        if (!_wake_pending[to]) continue;
+        _wake_pending[to] = false;
+        _context.shards[to]->loop().wake();
+    }
+    if (_pass_started_ns) {
+        _metrics.loop_pass.record_ns(now_ns - _pass_started_ns);
+        _pass_started_ns = 0;
+    }
+    if (_draining && (_loop->connection_count() == 0 || base::monotonic_ms() >= _drain_deadline_ms))
+        _loop->stop();
+}
+
+void shard::on_tick() {
+    drain_rings();
+    uint32_t now = now_ms();
+    sweep(now);
+    expire_away(base::monotonic_ms());
+}
+
+// Visits a slice of the session table each tick, so that every slot is seen once a second:
+// handshake deadline, keep-alive ping, idle timeout.
+void shard::sweep(uint32_t now) {
+    uint32_t total = _session_count;
+    uint32_t slice = total / sweep_ticks_per_second + 1;
+    for (uint32_t i = 0; i < slice; ++i) {
+        session& s = _sessions[_sweep_cursor];
+        _sweep_cursor = (_sweep_cursor + 1) % total;
+        if (s.phase == session_phase::http) {
+            if (now - s.opened_ms >= _config.handshake_timeout_ms)
+                drop_connection(s, net::close_mode::abort);
+        } else if (s.phase == session_phase::websocket) {
+            uint32_t silent = now - s.last_activity_ms;
+            if (silent >= _config.idle_timeout_ms) {
+                close_with(s, 1001, "idle timeout");
+            } else if (silent >= _config.ping_interval_ms &&
+                       now - s.last_ping_ms >= _config.ping_interval_ms) {
+                s.last_ping_ms = now;
+                shared_frame* ping = _pool.allocate(2);
+                ping->size = static_cast<uint32_t>(
+                    ws::encode_frame_header(ping->data(), ws::opcode::ping, 0));
+                queue_control(s, ping);
+                _pool.release(ping);
+            }
+        }
+    }
+}
+
+void shard::post(uint32_t to, const cross_record& record) {
+    cross_record copy = record;
+    copy.from = _id;
+    copy.sent_ns = base::monotonic_ns();
+    if (!_context.ring(_id, to).try_push(copy)) {
+        // The ring is full (the other core is stalled): refuse rather than wait.
+        if (copy.kind == cross_kind::handoff) {
+            std::string response;
+            ws::append_error_response(response, 503, "overloaded", "server busy; try again");
+            ssize_t written = ::send(copy.fd, response.data(), response.size(), MSG_DONTWAIT);
+            (void)written;
+            ::close(copy.fd);
+            delete static_cast<std::string*>(copy.data);
+            _context.connections.fetch_sub(1, std::memory_order_relaxed);
+        } else if (copy.kind == cross_kind::rooms_query || copy.kind == cross_kind::rooms_reply) {
+            delete static_cast<std::string*>(copy.data);
+        }
+        return;
+    }
+    _wake_pending[to] = true;
+}
+
+void shard::on_wake() {
+    drain_rings();
+}
+
+void shard::drain_rings() {
+    uint64_t now_ns = base::monotonic_ns();
+    for (uint32_t from = 0; from < _context.shards.size(); ++from) {
+        if (from == _id) continue;
+        _context.ring(from, _id).consume(
+            [&](const cross_record& record) {
+                _metrics.ring_dwell.record_ns(now_ns - record.sent_ns);
+                handle_record(record);
+            },
+            ring_records_per_pass_max);
+    }
+}
+
+void shard::request_drain() {
+    _drain_requested.store(true, std::memory_order_relaxed);
+    _loop->wake();
+}
+
+void shard::handle_record(const cross_record& record) {
+    switch (record.kind) {
+        case cross_kind::handoff: {
+            std::unique_ptr<std::string> head(static_cast<std::string*>(record.data));
+            net::conn_handle conn = _loop->adopt(record.fd);
+            if (!conn.valid()) {
+                _context.connections.fetch_sub(1, std::memory_order_relaxed);
+                return;
+            }
+            session& s = open_session(conn);
+            s.counted = true;
+            s.ip_slot = record.tag;
+            s.http_in = std::move(head);
+            _metrics.handoffs.add();
+            std::string_view bytes = *s.http_in;
+            on_http_data(s, {reinterpret_cast<const uint8_t*>(bytes.data()), 0});
+            break;
+        }
+        case cross_kind::rooms_query:
+            answer_rooms_query(record);
+            break;
+        case cross_kind::rooms_reply:
+            collect_rooms_reply(record);
+            break;
+        case cross_kind::drain:
+            request_drain();
+            break;
+    }
+}
+
+void shard::on_detached(net::conn_handle conn, int fd) {
+    session* s = find(conn);
+    CHORUS_ASSERT(s != nullptr);
+    CHORUS_ASSERT(s->http_in != nullptr);
+    // The request head travels with the socket; its new shard parses it again.
+    uint32_t target = s->handoff_to;
+    cross_record record{cross_kind::handoff, _id, fd, s->ip_slot, 0, s->http_in.release()};
+    s->counted = false;  // the connection's count and ip slot move with it
+    s->ip_slot = UINT32_MAX;
+    release_session(*s);
+    post(target, record);
+}
+
+}  // namespace chorus::core

@@ -1,0 +1,176 @@
+// One shard per core: it owns an event loop, a session table, the rooms whose home is this core,
+// and its metrics. Nothing here is shared with other threads except through the SPSC ring grid
+// (cross-core records) and the read-only server context. A WebSocket request for a room is
+// handed to the room's home core right after its head is parsed, so that a room's fan-out is
+// always core-local.
+#pragma once
+
+#include <simdjson.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/base/spsc_ring.h"
+#include "core/config.h"
+#include "core/limits.h"
+#include "core/metrics.h"
+#include "core/room_ledger.h"
+#include "core/session.h"
+#include "net/loop.h"
+#include "ws/http_request.h"
+
+namespace chorus::core {
+
+class shard;
+
+enum class cross_kind : uint8_t { handoff, rooms_query, rooms_reply, drain };
+
+// A fixed-size cross-core record. `data` carries an owned heap object for the rare control
+// records (the request bytes of a handoff, a rooms listing); never used per audio frame.
+struct cross_record {
+    cross_kind kind;
+    uint32_t from;
+    int fd;
+    uint32_t tag;
+    uint64_t sent_ns;
+    void* data;
+};
+using cross_ring = base::spsc_ring<cross_record, cross_ring_records>;
+
+// What all shards share, read-only after start-up (counters are atomic).
+struct server_context {
+    server_config config;
+    std::string resume_key;
+    uint32_t max_connections = 0;
+    std::vector<shard*> shards;
+    std::vector<std::unique_ptr<cross_ring>> rings;  // rings[from * n + to]
+    std::atomic<uint32_t> connections{0};
+    static constexpr uint32_t ip_slots = 65536;
+    std::unique_ptr<std::atomic<uint32_t>[]> ip_connections;  // hashed by peer address
+    std::atomic<bool> draining{false};
+    ledger_factory* ledgers = nullptr;
+    cross_ring& ring(uint32_t from, uint32_t to) { return *rings[from * shards.size() + to]; }
+};
+
+class shard final : public net::loop_handler {
+  public:
+    shard(uint32_t id, server_context& context);
+    ~shard() override;
+    bool init(int listen_fd, std::string* error);
+    void run() { _loop->run(); }
+    net::event_loop& loop() { return *_loop; }
+    const shard_metrics& metrics() const { return _metrics; }
+    uint32_t id() const { return _id; }
+    // Any thread: start draining (close listeners, close sessions with 1001, then stop).
+    void request_drain();
+
+    void on_accept(net::conn_handle conn, int listener_id) override;
+    void on_data(net::conn_handle conn, std::span<uint8_t> data) override;
+    void on_sent(net::conn_handle conn, int64_t result) override;
+    void on_hangup(net::conn_handle conn, int error) override;
+    void on_closed(net::conn_handle conn) override;
+    void on_detached(net::conn_handle conn, int fd) override;
+    void on_wake() override;
+    void on_tick() override;
+    void before_sleep() override;
+    void after_wake() override;
+
+    // Test hook: heap allocations made by the frame pool (the audio path must not add any).
+    uint64_t frame_heap_allocations() const { return _pool.heap_allocations(); }
+
+  private:
+    // shard.cc: sessions, sending, timers, cross-core records
+    session* find(net::conn_handle conn);
+    session& open_session(net::conn_handle conn);
+    void queue(session& s, shared_frame* frame);
+    void queue_bytes(session& s, std::string_view bytes);
+    bool queue_control(session& s, shared_frame* frame);
+    void mark_dirty(session& s);
+    void flush(session& s);
+    void close_with(session& s, uint16_t code, std::string_view reason);
+    void finish_http(session& s);
+    void drop_connection(session& s, net::close_mode mode);
+    void release_session(session& s);
+    void sweep(uint32_t now_ms);
+    void post(uint32_t to, const cross_record& record);
+    void drain_rings();
+    void handle_record(const cross_record& record);
+    uint32_t now_ms() const;
+
+    // shard_http.cc: the request head, routing, refusals, plain HTTP endpoints
+    void on_http_data(session& s, std::span<const uint8_t> data);
+    void handle_request(session& s, const ws::http_request& request);
+    void refuse(session& s, int status, std::string_view code, std::string_view message);
+    void respond(session& s, int status, std::string_view type, std::string_view body,
+                 std::string_view extra_headers = {});
+    void serve_static(session& s, const ws::http_request& request);
+    void serve_rooms_listing(session& s, const ws::http_request& request);
+    void answer_rooms_query(const cross_record& record);
+    void collect_rooms_reply(const cross_record& record);
+    void upgrade(session& s, const ws::http_request& request, bool chorus_v1);
+    bool origin_allowed(const ws::http_request& request) const;
+    std::string rooms_json() const;
+
+    // shard_room.cc: joining, leaving, resume, events
+    void join_room(session& s, const ws::http_request& request, std::string_view room_id);
+    void admit(session& s, room& r, member& m, bool resumed, bool gap, uint64_t last_seq,
+               bool has_last_seq, std::string_view request_key, bool chorus_v1);
+    room& open_room(std::string_view room_id);
+    void maybe_end_room(room& r);
+    void broadcast_event(room& r, std::string& json, member* except);
+    void member_gone(member& m, std::string_view reason);
+    void member_away(member& m);
+    void attach(member& m, session& s);
+    void detach_member(member& m);
+    void expire_away(uint64_t now_ms);
+    std::string resume_token(const room& r, const member& m) const;
+
+    // shard_messages.cc: what a member sends after the upgrade
+    void on_ws_data(session& s, std::span<uint8_t> data);
+    void on_text(session& s, std::span<const uint8_t> payload);
+    void on_binary(session& s, std::span<const uint8_t> payload);
+    void on_peer_close(session& s, uint16_t code);
+    void send_error(session& s, std::string_view code, std::string_view message);
+    bool limited(session& s, limited_error which);
+    void fan_out_audio(session& s, member& from, std::span<const uint8_t> payload);
+    void whisper_audio(session& s, member& from, std::span<const uint8_t> payload);
+    void handle_control(session& s, member& m, std::string_view type);
+    shared_frame* text_frame(std::string_view json);
+    shared_frame* close_frame(uint16_t code, std::string_view reason);
+
+    uint32_t _id;
+    server_context& _context;
+    const server_config& _config;
+    std::unique_ptr<net::event_loop> _loop;
+    std::unique_ptr<session[]> _sessions;  // indexed like the loop's connection slab
+    uint32_t _session_count = 0;
+    std::vector<uint32_t> _dirty;
+    frame_pool _pool;
+    std::unordered_map<std::string, std::unique_ptr<room>> _rooms;
+    std::vector<member*> _away;  // members waiting out their resume grace
+    shard_metrics _metrics;
+    simdjson::ondemand::parser _json;
+    simdjson::dom::parser _dom;
+    std::string _scratch;
+    std::string _json_input;                // padded copy of a text message
+    std::vector<uint64_t> _fanout_started;  // receive times of audio fanned out this pass
+    std::vector<bool> _wake_pending;
+    uint64_t _epoch_ms;
+    uint64_t _pass_started_ns = 0;
+    uint32_t _sweep_cursor = 0;
+    std::atomic<bool> _drain_requested{false};
+    bool _draining = false;
+    uint64_t _drain_deadline_ms = 0;
+    struct rooms_query {
+        net::conn_handle conn;
+        uint32_t replies_missing;
+        std::string body;
+    };
+    std::unordered_map<uint32_t, rooms_query> _rooms_queries;
+    uint32_t _next_query = 1;
+};
+
+}  // namespace chorus::core

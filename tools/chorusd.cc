@@ -1,0 +1,166 @@
+// chorusd: the voice-room server's entry point. Parses flags into a server_config (with the
+// defaults of PROTOCOL.md), says clearly what is wrong with a bad flag, and runs the server.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/base/duration.h"
+#include "core/limits.h"
+#include "core/server.h"
+
+namespace {
+
+using chorus::core::server_config;
+
+const char* usage = R"(chorusd - voice-room WebSocket server
+
+usage: chorusd [flags]
+  --listen ADDR:PORT          listen address (default 0.0.0.0:8080; [::]:8080 for IPv6)
+  --threads N                 event-loop threads, one per core (default: online CPUs)
+  --io auto|uring|epoll       event-loop backend (default auto: io_uring, else epoll)
+  --max-connections N         refuse with 503 beyond N (default: what the fd limit allows)
+  --max-connections-per-ip N  per source address (default 0 = off)
+  --max-room-members N        refuse with 409 beyond N (default 1000)
+  --max-frame BYTES           largest message on a room connection (default 16384)
+  --send-queue-soft BYTES     drop audio to a connection beyond this backlog (default 64KiB)
+  --send-queue-hard BYTES     close a connection (1013) beyond this backlog (default 1MiB)
+  --text-rate N               text messages per second per connection (default 20)
+  --text-burst N              text message burst (default 50)
+  --handshake-timeout D       (default 10s)   durations: 2, 2s, 500ms, 1m
+  --ping-interval D           (default 20s)
+  --idle-timeout D            (default 60s)
+  --resume-grace D            (default 15s)
+  --history N                 room events kept for resume (default 1000)
+  --auth-secret S             turn on JWT (HS256) auth with this secret
+  --auth-secret-file F        same, secret read from a file
+  --allowed-origins A,B       refuse (403) other Origin headers
+  --resume-key KEY            key for resume tokens (default: random per process)
+  --echo-endpoint             serve the WebSocket echo endpoint /v1/echo
+  --web DIR                   serve the page from DIR instead of the built-in copy
+  --no-pin                    do not pin loop threads to cores
+  --help                      this text
+)";
+
+bool fail(const std::string& message) {
+    std::fprintf(stderr, "chorusd: %s (see --help)\n", message.c_str());
+    return false;
+}
+
+bool parse_count(const std::string& flag, const std::string& text, uint32_t* out) {
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || text[0] == '-' || value > 100'000'000)
+        return fail(flag + " takes a whole number, not '" + text + "'");
+    *out = static_cast<uint32_t>(value);
+    return true;
+}
+
+bool parse_duration(const std::string& flag, const std::string& text, uint64_t* out) {
+    auto value = chorus::base::parse_duration_ms(text);
+    if (!value) return fail(flag + " takes a duration like 2, 2s or 500ms, not '" + text + "'");
+    *out = *value;
+    return true;
+}
+
+bool parse_bytes(const std::string& flag, const std::string& text, uint64_t* out) {
+    auto value = chorus::base::parse_size_bytes(text);
+    if (!value || *value == 0)
+        return fail(flag + " takes a size like 65536 or 64KiB, not '" + text + "'");
+    *out = *value;
+    return true;
+}
+
+bool apply(server_config& c, const std::string& flag, const std::string& v) {
+    if (flag == "--listen") return c.listen = v, true;
+    if (flag == "--threads") return parse_count(flag, v, &c.threads);
+    if (flag == "--io") {
+        if (v == "auto") return c.io = chorus::core::io_choice::automatic, true;
+        if (v == "uring") return c.io = chorus::core::io_choice::uring, true;
+        if (v == "epoll") return c.io = chorus::core::io_choice::epoll, true;
+        return fail("--io takes auto, uring or epoll");
+    }
+    if (flag == "--max-connections") return parse_count(flag, v, &c.max_connections);
+    if (flag == "--max-connections-per-ip") return parse_count(flag, v, &c.max_connections_per_ip);
+    if (flag == "--max-room-members") return parse_count(flag, v, &c.max_room_members);
+    if (flag == "--max-frame") return parse_bytes(flag, v, &c.max_frame_bytes);
+    if (flag == "--send-queue-soft") return parse_bytes(flag, v, &c.send_queue_soft_bytes);
+    if (flag == "--send-queue-hard") return parse_bytes(flag, v, &c.send_queue_hard_bytes);
+    if (flag == "--text-rate") return parse_count(flag, v, &c.text_rate);
+    if (flag == "--text-burst") return parse_count(flag, v, &c.text_burst);
+    if (flag == "--handshake-timeout") return parse_duration(flag, v, &c.handshake_timeout_ms);
+    if (flag == "--ping-interval") return parse_duration(flag, v, &c.ping_interval_ms);
+    if (flag == "--idle-timeout") return parse_duration(flag, v, &c.idle_timeout_ms);
+    if (flag == "--resume-grace") return parse_duration(flag, v, &c.resume_grace_ms);
+    if (flag == "--history") return parse_count(flag, v, &c.history);
+    if (flag == "--auth-secret") return c.auth_secret = v, true;
+    if (flag == "--auth-secret-file") {
+        std::ifstream file(v);
+        std::stringstream content;
+        if (!file || !(content << file.rdbuf())) return fail("cannot read --auth-secret-file " + v);
+        c.auth_secret = content.str();
+        while (!c.auth_secret.empty() &&
+               (c.auth_secret.back() == '\n' || c.auth_secret.back() == '\r'))
+            c.auth_secret.pop_back();
+        if (c.auth_secret.empty()) return fail("--auth-secret-file " + v + " is empty");
+        return true;
+    }
+    if (flag == "--allowed-origins") {
+        std::stringstream list(v);
+        std::string origin;
+        while (std::getline(list, origin, ','))
+            if (!origin.empty()) c.allowed_origins.push_back(origin);
+        return true;
+    }
+    if (flag == "--resume-key") return c.resume_key = v, true;
+    if (flag == "--web") return c.web_dir = v, true;
+    return fail("unknown flag " + flag);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    server_config config;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (arg == "--echo-endpoint") {
+            config.echo_endpoint = true;
+            continue;
+        }
+        if (arg == "--no-pin") {
+            config.pin_threads = false;
+            continue;
+        }
+        std::string flag = arg;
+        std::string value;
+        size_t equals = arg.find('=');
+        if (equals != std::string::npos) {
+            flag = arg.substr(0, equals);
+            value = arg.substr(equals + 1);
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            fail(flag + " needs a value");
+            return 2;
+        }
+        if (!apply(config, flag, value)) return 2;
+    }
+    if (config.send_queue_soft_bytes > chorus::core::send_queue_soft_bytes_limit) {
+        fail("--send-queue-soft is at most 8MiB");
+        return 2;
+    }
+    if (config.send_queue_hard_bytes < config.send_queue_soft_bytes) {
+        fail("--send-queue-hard must not be below --send-queue-soft");
+        return 2;
+    }
+    if (config.max_frame_bytes > (64u << 20)) {
+        fail("--max-frame is at most 64MiB");
+        return 2;
+    }
+    return chorus::core::run_server(config);
+}
