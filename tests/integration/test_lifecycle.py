@@ -2,6 +2,7 @@
 treated as a network drop), SIGTERM with clients connected, and both event-loop backends.
 """
 
+import socket
 import time
 
 import pytest
@@ -71,7 +72,9 @@ def test_sigterm_with_clients_exits_zero_promptly(chorusd):
     rooms = [uniq() for _ in range(3)]
     clients = [server.join(room, user=f"u{i}") for room in rooms for i in range(4)]
     quiet = server.ws("/v1/echo")  # one that never reads again
-    half = server.handshake(f"/v1/rooms/{rooms[0]}?user=half")  # mid-handshake
+    unread = server.handshake(f"/v1/rooms/{rooms[0]}?user=unread")  # 101 never read
+    half = socket.create_connection(("127.0.0.1", server.port))
+    half.sendall(b"GET /v1/echo HTTP/1.1\r\nHost: x\r\n")  # mid-handshake
     rc, took = server.terminate(timeout=T(5))
     server.stopped = True
     server.check_clean(rc)
@@ -82,7 +85,8 @@ def test_sigterm_with_clients_exits_zero_promptly(chorusd):
             assert code == 1001, code
         except ConnectionLost:
             pytest.fail("connection dropped without a close frame on SIGTERM")
-    half.sock.close()
+    half.close()
+    unread.sock.close()
     quiet.sock.close()
 
 
