@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from harness import T, Server
+from harness import LIVE_SERVERS, T, Server
 
 
 class TestDeadline(Exception):
@@ -30,6 +30,8 @@ def _deadline(request):
     yield
     signal.setitimer(signal.ITIMER_REAL, 0)
     signal.signal(signal.SIGALRM, previous)
+    for server in list(LIVE_SERVERS):
+        server.check_alive()
 
 
 def _factory():

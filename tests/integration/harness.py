@@ -31,6 +31,7 @@ RESUME_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 MEMBER_MAX = 2**32 - 1
 
 _names = itertools.count(1)
+LIVE_SERVERS = []  # checked after every test, so that a crash is blamed on the test that saw it
 
 
 def T(seconds):
@@ -91,7 +92,7 @@ def http_request(port, path, headers=None, method="GET", timeout=None, raw=None)
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
         deadline = time.monotonic() + timeout
-        response, _ = wsclient.read_http_response(s, b"", deadline, expect_eof=False)
+        response, _ = wsclient.read_http_response(s, b"", deadline, expect_eof=True)
         return response
 
 
@@ -118,6 +119,7 @@ class Server:
         self.stopped = False
         for attempt in range(3):
             if self._start(env):
+                LIVE_SERVERS.append(self)
                 return
         raise AssertionError(f"chorusd did not start: {self.args}\n{self.stderr_text()}")
 
@@ -190,6 +192,8 @@ class Server:
         if self.stopped:
             return
         self.stopped = True
+        if self in LIVE_SERVERS:
+            LIVE_SERVERS.remove(self)
         for c in self.clients:
             try:
                 c.sock.close()
@@ -197,6 +201,18 @@ class Server:
                 pass
         rc, _ = self.terminate()
         self.check_clean(rc)
+
+    def check_alive(self):
+        """Fails (once) when the process has died on its own."""
+        rc = self.proc.poll()
+        if rc is None or self.stopped:
+            return
+        self.stopped = True
+        LIVE_SERVERS.remove(self)
+        for t in self._readers:
+            t.join(T(5))
+        raise AssertionError(f"chorusd died (exit {rc}) during this test: {self.args}\n"
+                             f"{self.stderr_text()[-6000:]}")
 
     def check_clean(self, rc):
         text = self.stderr_text()

@@ -428,9 +428,8 @@ class WsClient:
                 raise
             if not chunk:
                 self.eof = True
-                if self._buf:
-                    raise ProtocolViolation(f"EOF inside a frame: {bytes(self._buf[:50])!r}")
-                raise ConnectionLost("EOF")
+                raise ConnectionLost(f"EOF inside a frame: {bytes(self._buf[:50])!r}"
+                                     if self._buf else "EOF")
             self._buf += chunk
 
     def recv(self, timeout=None):
