@@ -1,6 +1,7 @@
 // RFC 6455 frame encoding and the masking loop shared by the encoder and the reader. Masking is
-// the hot byte loop of the server (every incoming byte goes through it), so it runs 32 bytes at a
-// time with GCC/Clang vector extensions, which lower to SSE2/AVX2/NEON without intrinsics.
+// the hot byte loop of the server (every incoming byte goes through it), so it runs 64 bytes a
+// step with GCC/Clang vector extensions, which lower to SSE2/NEON without intrinsics (AVX2 clones
+// measured no faster: the loop is bound by L1 loads and stores).
 #include "ws/frame.h"
 
 #include <algorithm>
@@ -9,7 +10,7 @@
 namespace chorus::ws {
 namespace {
 
-typedef uint8_t bytes32 __attribute__((vector_size(32)));
+typedef uint64_t words2 __attribute__((vector_size(16)));
 
 }  // namespace
 
@@ -52,28 +53,38 @@ size_t encode_frame_header(uint8_t* out, opcode op, uint64_t payload_bytes, bool
 void apply_mask(uint8_t* data, size_t size, const uint8_t key[4], size_t key_offset) {
     uint8_t rotated[4];
     for (size_t i = 0; i < 4; ++i) rotated[i] = key[(key_offset + i) & 3];
+    uint32_t key32;
+    std::memcpy(&key32, rotated, 4);
+    const uint64_t key64 = (uint64_t{key32} << 32) | key32;
+    const words2 wide_key = {key64, key64};
     size_t i = 0;
-    if (size >= 32) {
-        bytes32 wide_key;
-        for (size_t j = 0; j < 32; ++j) wide_key[j] = rotated[j & 3];
-        for (; i + 32 <= size; i += 32) {
-            bytes32 chunk;
-            std::memcpy(&chunk, data + i, 32);
-            chunk ^= wide_key;
-            std::memcpy(data + i, &chunk, 32);
-        }
+    // Four independent 16-byte lanes per step: loads and stores overlap, ~2x a single lane.
+    for (; i + 64 <= size; i += 64) {
+        words2 a, b, c, d;
+        std::memcpy(&a, data + i, 16);
+        std::memcpy(&b, data + i + 16, 16);
+        std::memcpy(&c, data + i + 32, 16);
+        std::memcpy(&d, data + i + 48, 16);
+        a ^= wide_key;
+        b ^= wide_key;
+        c ^= wide_key;
+        d ^= wide_key;
+        std::memcpy(data + i, &a, 16);
+        std::memcpy(data + i + 16, &b, 16);
+        std::memcpy(data + i + 32, &c, 16);
+        std::memcpy(data + i + 48, &d, 16);
     }
-    if (size - i >= 8) {
-        uint64_t word_key;
-        uint8_t key_bytes[8];
-        for (size_t j = 0; j < 8; ++j) key_bytes[j] = rotated[j & 3];
-        std::memcpy(&word_key, key_bytes, 8);
-        for (; i + 8 <= size; i += 8) {
-            uint64_t word;
-            std::memcpy(&word, data + i, 8);
-            word ^= word_key;
-            std::memcpy(data + i, &word, 8);
-        }
+    for (; i + 16 <= size; i += 16) {
+        words2 a;
+        std::memcpy(&a, data + i, 16);
+        a ^= wide_key;
+        std::memcpy(data + i, &a, 16);
+    }
+    for (; i + 8 <= size; i += 8) {
+        uint64_t word;
+        std::memcpy(&word, data + i, 8);
+        word ^= key64;
+        std::memcpy(data + i, &word, 8);
     }
     // i is a multiple of 8 here, so the key phase is unchanged.
     for (; i < size; ++i) data[i] ^= rotated[i & 3];

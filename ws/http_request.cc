@@ -4,6 +4,7 @@
 #include "ws/http_request.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -15,9 +16,18 @@ struct parse_error {
     const char* message = nullptr;
 };
 
+// tchar (RFC 9110 5.6.2) as a table: the parser checks every byte of every header name.
+constexpr auto tchar_table = [] {
+    std::array<bool, 256> table{};
+    for (int c = '0'; c <= '9'; ++c) table[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) table[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) table[c] = true;
+    for (const char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<uint8_t>(c)] = true;
+    return table;
+}();
+
 bool is_tchar(unsigned char c) {
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    return tchar_table[c];
 }
 
 bool is_token(std::string_view text) {
@@ -103,8 +113,13 @@ parse_error set_once(std::string_view& field, std::string_view value, const char
     return {};
 }
 
-void set_first(std::string_view& field, std::string_view value) {
-    if (field.data() == nullptr) field = value;
+void set_first(http_request& request, std::string_view& field, std::string_view value,
+               uint8_t repeat_bit) {
+    if (field.data() == nullptr) {
+        field = value;
+    } else {
+        request.repeated_list_headers |= repeat_bit;
+    }
 }
 
 parse_error parse_content_length(std::string_view value, head_state& state) {
@@ -131,22 +146,52 @@ parse_error parse_field_line(std::string_view line, http_request& request, head_
     if (!is_token(name)) return {400, "malformed header name"};
     const std::string_view value = trim_ows(line.substr(colon + 1));
     if (!valid_field_value(value)) return {400, "invalid character in a header value"};
+    // Dispatch on the name length first: most lines are headers we do not track.
     const auto is = [&](std::string_view known) { return equals_ignoring_case(name, known); };
-    if (is("host")) return set_once(request.host, value, "duplicate Host header");
-    if (is("sec-websocket-key")) {
-        return set_once(request.websocket_key, value, "duplicate Sec-WebSocket-Key header");
+    switch (name.size()) {
+        case 4:
+            if (is("host")) return set_once(request.host, value, "duplicate Host header");
+            break;
+        case 6:
+            if (is("origin")) return set_once(request.origin, value, "duplicate Origin header");
+            break;
+        case 7:
+            if (is("upgrade")) set_first(request, request.upgrade, value, repeated_upgrade);
+            break;
+        case 10:
+            if (is("connection")) {
+                set_first(request, request.connection, value, repeated_connection);
+            }
+            break;
+        case 13:
+            if (is("authorization")) {
+                return set_once(request.authorization, value, "duplicate Authorization header");
+            }
+            break;
+        case 14:
+            if (is("content-length")) return parse_content_length(value, state);
+            break;
+        case 17:
+            if (is("sec-websocket-key")) {
+                return set_once(request.websocket_key, value, "duplicate Sec-WebSocket-Key header");
+            }
+            if (is("transfer-encoding")) state.has_transfer_encoding = true;
+            break;
+        case 21:
+            if (is("sec-websocket-version"))
+                set_first(request, request.websocket_version, value, 0);
+            break;
+        case 22:
+            if (is("sec-websocket-protocol")) {
+                set_first(request, request.websocket_protocol, value, repeated_protocol);
+            }
+            break;
+        case 24:
+            if (is("sec-websocket-extensions")) {
+                set_first(request, request.websocket_extensions, value, repeated_extensions);
+            }
+            break;
     }
-    if (is("origin")) return set_once(request.origin, value, "duplicate Origin header");
-    if (is("authorization")) {
-        return set_once(request.authorization, value, "duplicate Authorization header");
-    }
-    if (is("content-length")) return parse_content_length(value, state);
-    if (is("transfer-encoding")) state.has_transfer_encoding = true;
-    if (is("upgrade")) set_first(request.upgrade, value);
-    if (is("connection")) set_first(request.connection, value);
-    if (is("sec-websocket-version")) set_first(request.websocket_version, value);
-    if (is("sec-websocket-protocol")) set_first(request.websocket_protocol, value);
-    if (is("sec-websocket-extensions")) set_first(request.websocket_extensions, value);
     return {};
 }
 
@@ -255,16 +300,35 @@ std::optional<std::string_view> find_header(const http_request& request, std::st
 
 bool header_has_token(const http_request& request, std::string_view name, std::string_view token,
                       bool case_sensitive) {
-    bool found = false;
-    for_each_field(request.head, [&](std::string_view field, std::string_view value) {
-        if (!equals_ignoring_case(field, name)) return false;
-        while (!found) {
+    const auto list_has = [&](std::string_view value) {
+        while (true) {
             const size_t comma = value.find(',');
             const std::string_view element = trim_ows(value.substr(0, comma));
-            found = case_sensitive ? element == token : equals_ignoring_case(element, token);
-            if (comma == std::string_view::npos) break;
+            if (case_sensitive ? element == token : equals_ignoring_case(element, token)) {
+                return true;
+            }
+            if (comma == std::string_view::npos) return false;
             value.remove_prefix(comma + 1);
         }
+    };
+    // The tracked list headers seen once need no re-scan of the head.
+    const struct {
+        std::string_view name;
+        const std::string_view* value;
+        uint8_t repeat_bit;
+    } tracked[] = {
+        {"upgrade", &request.upgrade, repeated_upgrade},
+        {"connection", &request.connection, repeated_connection},
+        {"sec-websocket-protocol", &request.websocket_protocol, repeated_protocol},
+        {"sec-websocket-extensions", &request.websocket_extensions, repeated_extensions}};
+    for (const auto& header : tracked) {
+        if ((request.repeated_list_headers & header.repeat_bit) != 0) continue;
+        if (!equals_ignoring_case(name, header.name)) continue;
+        return header.value->data() != nullptr && list_has(*header.value);
+    }
+    bool found = false;
+    for_each_field(request.head, [&](std::string_view field, std::string_view value) {
+        found = equals_ignoring_case(field, name) && list_has(value);
         return found;
     });
     return found;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -19,7 +20,12 @@ struct http_request {
         websocket_protocol, websocket_extensions, origin, authorization;
     size_t header_bytes = 0;  // bytes of the head including the final CRLFCRLF
     std::string_view head;    // the whole head (bytes[0, header_bytes)), for other headers
+    uint8_t repeated_list_headers = 0;  // repeated_* bits: list headers seen more than once
 };
+
+// Bits of http_request::repeated_list_headers.
+constexpr uint8_t repeated_upgrade = 1, repeated_connection = 2, repeated_protocol = 4,
+                  repeated_extensions = 8;
 
 enum class parse_status { incomplete, complete, error };
 

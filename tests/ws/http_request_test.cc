@@ -139,6 +139,21 @@ TEST(HttpRequest, RepeatedListHeadersAreAllVisible) {
     EXPECT_TRUE(header_has_token(outcome.request, "Sec-WebSocket-Protocol", "chorus.v1", true));
     EXPECT_FALSE(header_has_token(outcome.request, "Sec-WebSocket-Protocol", "CHORUS.V1", true));
     EXPECT_FALSE(header_has_token(outcome.request, "Sec-WebSocket-Protocol", "c"));
+    EXPECT_EQ(outcome.request.repeated_list_headers, repeated_connection | repeated_protocol);
+}
+
+TEST(HttpRequest, HeaderTokensOfSingleAndUntrackedHeaders) {
+    const auto outcome =
+        parse("GET / HTTP/1.1\r\nHost: h\r\nAccept: text/html , */*\r\nUpgrade: websocket\r\n\r\n");
+    ASSERT_EQ(outcome.status, parse_status::complete);
+    EXPECT_EQ(outcome.request.repeated_list_headers, 0);
+    EXPECT_TRUE(header_has_token(outcome.request, "accept", "*/*"));
+    EXPECT_TRUE(header_has_token(outcome.request, "ACCEPT", "text/html"));
+    EXPECT_FALSE(header_has_token(outcome.request, "accept-language", "en"));
+    EXPECT_TRUE(header_has_token(outcome.request, "Upgrade", "WEBSOCKET"));
+    EXPECT_FALSE(header_has_token(outcome.request, "Upgrade", "WEBSOCKET", true));
+    EXPECT_FALSE(header_has_token(outcome.request, "connection", "upgrade"));
+    EXPECT_FALSE(header_has_token(outcome.request, "sec-websocket-protocol", ""));
 }
 
 TEST(HttpRequest, MalformedIs400) {
