@@ -1,0 +1,143 @@
+// Tests for frame_pool: reference counting, size classes, reuse through the free lists (the
+// heap-allocation counter stays flat once warm: the pool-level proof that the audio path
+// allocates nothing per frame), the free-list bound, and big buffers that bypass the pool.
+#include "core/frame_pool.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+namespace chorus::core {
+namespace {
+
+TEST(FramePool, AllocateGivesOneReferenceAndNoBytes) {
+    frame_pool pool;
+    shared_frame* frame = pool.allocate(100);
+    ASSERT_NE(frame, nullptr);
+    EXPECT_EQ(frame->refs, 1u);
+    EXPECT_EQ(frame->size, 0u);
+    EXPECT_GE(frame->capacity, 100u);
+    EXPECT_EQ(pool.frames_live(), 1u);
+    pool.release(frame);
+    EXPECT_EQ(pool.frames_live(), 0u);
+}
+
+TEST(FramePool, LastReleaseRecycles) {
+    frame_pool pool;
+    shared_frame* frame = pool.allocate(200);
+    pool.retain(frame);
+    pool.retain(frame);
+    EXPECT_EQ(frame->refs, 3u);
+    pool.release(frame);
+    pool.release(frame);
+    EXPECT_EQ(frame->refs, 1u);
+    EXPECT_EQ(pool.frames_live(), 1u);
+    pool.release(frame);
+    EXPECT_EQ(pool.frames_live(), 0u);
+    // The recycled buffer comes back first, fresh: one reference, no bytes.
+    shared_frame* again = pool.allocate(200);
+    EXPECT_EQ(again, frame);
+    EXPECT_EQ(again->refs, 1u);
+    EXPECT_EQ(again->size, 0u);
+    EXPECT_EQ(pool.heap_allocations(), 1u);
+    pool.release(again);
+}
+
+TEST(FramePool, SizeClassesRoundUp) {
+    frame_pool pool;
+    struct case_ {
+        size_t asked;
+        uint32_t capacity;
+    };
+    const case_ cases[] = {{0, 256},       {1, 256},       {256, 256},     {257, 1024},
+                           {1024, 1024},   {1025, 4096},   {4096, 4096},   {4097, 17408},
+                           {17408, 17408}, {17409, 66560}, {66560, 66560}, {66561, 66561}};
+    for (const case_& c : cases) {
+        shared_frame* frame = pool.allocate(c.asked);
+        EXPECT_EQ(frame->capacity, c.capacity) << "asked " << c.asked;
+        // The whole capacity is usable (ASan checks the bounds).
+        std::memset(frame->data(), 0xab, frame->capacity);
+        pool.release(frame);
+    }
+}
+
+TEST(FramePool, SizeClassesDoNotMix) {
+    frame_pool pool;
+    shared_frame* small = pool.allocate(10);
+    pool.release(small);
+    shared_frame* big = pool.allocate(5000);  // must not reuse the 256-byte buffer
+    EXPECT_NE(big, small);
+    EXPECT_GE(big->capacity, 5000u);
+    shared_frame* small_again = pool.allocate(256);
+    EXPECT_EQ(small_again, small);
+    pool.release(big);
+    pool.release(small_again);
+}
+
+TEST(FramePool, SteadyStateAllocatesNothing) {
+    frame_pool pool;
+    const size_t sizes[] = {40, 200, 900, 3000, 16000, 60000};
+    constexpr int in_flight = 64;
+    std::vector<shared_frame*> frames;
+    // Warm-up: the largest working set of every class.
+    for (size_t bytes : sizes) {
+        for (int i = 0; i < in_flight; ++i) frames.push_back(pool.allocate(bytes));
+    }
+    for (shared_frame* frame : frames) pool.release(frame);
+    frames.clear();
+    uint64_t warm = pool.heap_allocations();
+    // Fan-out pattern: allocate, share with recipients, each recipient releases.
+    for (int round = 0; round < 20000; ++round) {
+        size_t bytes = sizes[round % 6];
+        shared_frame* frame = pool.allocate(bytes);
+        frame->size = static_cast<uint32_t>(bytes);
+        frame->data()[0] = static_cast<uint8_t>(round);
+        for (int r = 0; r < 5; ++r) pool.retain(frame);
+        frames.push_back(frame);
+        if (frames.size() == in_flight) {
+            for (shared_frame* f : frames)
+                for (int r = 0; r < 6; ++r) pool.release(f);
+            frames.clear();
+        }
+    }
+    for (shared_frame* f : frames)
+        for (int r = 0; r < 6; ++r) pool.release(f);
+    EXPECT_EQ(pool.heap_allocations(), warm);
+    EXPECT_EQ(pool.frames_live(), 0u);
+}
+
+TEST(FramePool, BigBuffersBypassThePool) {
+    frame_pool pool;
+    constexpr size_t big = 16u << 20;  // the largest echo message
+    for (int i = 0; i < 3; ++i) {
+        shared_frame* frame = pool.allocate(big);
+        ASSERT_GE(frame->capacity, big);
+        std::memset(frame->data(), i, big);
+        frame->size = static_cast<uint32_t>(big);
+        pool.retain(frame);
+        pool.release(frame);
+        EXPECT_EQ(pool.frames_live(), 1u);
+        pool.release(frame);
+        EXPECT_EQ(pool.frames_live(), 0u);
+    }
+    // Each big buffer comes from the heap and goes straight back: nothing is kept.
+    EXPECT_EQ(pool.heap_allocations(), 3u);
+}
+
+TEST(FramePool, FreeListsAreBounded) {
+    frame_pool pool;
+    constexpr size_t count = 16384 + 10;  // the per-class bound plus some
+    std::vector<shared_frame*> frames;
+    for (size_t i = 0; i < count; ++i) frames.push_back(pool.allocate(64));
+    for (shared_frame* frame : frames) pool.release(frame);
+    frames.clear();
+    EXPECT_EQ(pool.heap_allocations(), count);
+    for (size_t i = 0; i < count; ++i) frames.push_back(pool.allocate(64));
+    // Only the bound was kept; the surplus went back to the heap and is allocated again.
+    EXPECT_EQ(pool.heap_allocations(), count + 10);
+    for (shared_frame* frame : frames) pool.release(frame);
+}
+
+}  // namespace
+}  // namespace chorus::core
