@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -142,3 +143,50 @@ test('the page is served at / and its modules next to it', async () => {
     assert.equal(await res.text(), fs.readFileSync(path.join(WEB_DIR, file), 'utf8'), p);
   }
 });
+
+function jwt(secret, claims) {
+  const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${enc({ alg: 'HS256', typ: 'JWT' })}.${enc(claims)}`;
+  return `${body}.${crypto.createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+test('an admin token shows mute and kick; a kicked page returns to the join form',
+  { timeout: 60000 }, async () => {
+    const secret = 'e2e-secret';
+    const auth = await startServer(['--web', WEB_DIR, '--auth-secret', secret]);
+    try {
+      const room = `admin-${process.pid}`;
+      const exp = Math.floor(Date.now() / 1000) + 600;
+      const open = async (label, claims) => {
+        const page = await openPage(label);
+        await page.goto(`${auth.http}/?token=${jwt(secret, { room, exp, ...claims })}`);
+        assert.equal(await page.inputValue('#room'), room, 'room comes from the token');
+        await page.click('#join-btn');
+        await page.waitForSelector('#conn[data-state="open"]', WAIT);
+        return page;
+      };
+      const boss = await open('boss', { sub: 'boss', name: 'The Boss', admin: true });
+      const guest = await open('guest', { sub: 'guest', name: 'Guest' });
+      const idGuest = await guest.evaluate(() => window.chorusStats.member);
+      const row = `#member-list li[data-member="${idGuest}"]`;
+      await boss.waitForSelector(row, WAIT);
+      assert.equal(await guest.locator('#member-list .chip.kick').count(), 0, 'guests get no admin buttons');
+
+      await boss.hover(row);
+      await boss.click(`${row} .chip.admin-mute`);
+      await guest.waitForSelector('#mute-btn[aria-pressed="true"]', WAIT);
+      await guest.waitForSelector('#notice:has-text("An admin muted you")', WAIT);
+      await boss.waitForSelector(`${row}.muted`, WAIT);
+
+      boss.once('dialog', (d) => d.accept());
+      await boss.hover(row);
+      await boss.click(`${row} .chip.kick`);
+      await guest.waitForSelector('#join-view:not([hidden])', WAIT);
+      assert.match(await guest.textContent('#join-error'), /removed from the room/);
+      await boss.waitForFunction(() => document.querySelectorAll('#member-list li').length === 1,
+        null, WAIT);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      assert.equal(await auth.stop(), 0);
+    }
+  });
