@@ -8,6 +8,7 @@ SAN ?=
 CXXFLAGS ?= $(OPT) -g -Wall -Wextra -Werror -std=c++20 -pthread -I. $(SAN) -fno-omit-frame-pointer
 LDFLAGS ?= $(SAN) -pthread
 LIBS := -luring -lsimdjson -lxxhash -lcrypto -lmimalloc
+PYTHON ?= /usr/bin/python3
 TEST_LIBS := -lgtest -lgtest_main
 BENCH_LIBS := -lbenchmark -lbenchmark_main
 
@@ -54,7 +55,7 @@ $(BUILD)/obj/%.o: %.cc
 # The browser page is compiled into the binary so that one file serves it from anywhere.
 $(BUILD)/gen/web_assets.cc: $(WEB_FILES) tools/embed_web.py
 	@mkdir -p $(dir $@)
-	python3 tools/embed_web.py web $@
+	$(PYTHON) tools/embed_web.py web $@
 
 $(WEB_OBJ): $(BUILD)/gen/web_assets.cc
 	@mkdir -p $(dir $@)
@@ -89,7 +90,7 @@ test-unit: $(UNIT_TESTS)
 
 test-integration: $(CHORUSD) $(BENCH_TOOL)
 	CHORUSD=$(abspath $(CHORUSD)) CHORUS_BENCH=$(abspath $(BENCH_TOOL)) \
-	  python3 -m pytest -q -x tests/integration
+	  $(PYTHON) -m pytest -q -x tests/integration
 
 test-web: $(CHORUSD)
 	@if [ -f tests/web/package.json ]; then \
@@ -102,7 +103,7 @@ test-sanitize: deps
 	  build-asan/unit_tests build-asan/chorusd build-asan/chorus-bench
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit_tests --gtest_brief=1
 	CHORUSD=$(abspath build-asan/chorusd) CHORUS_BENCH=$(abspath build-asan/chorus-bench) \
-	  CHORUS_SANITIZED=1 python3 -m pytest -q -x tests/integration
+	  CHORUS_SANITIZED=1 $(PYTHON) -m pytest -q -x tests/integration
 	$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
 	  build-tsan/unit_tests
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests --gtest_brief=1 \

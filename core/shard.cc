@@ -3,9 +3,12 @@
 // cross-core records (connection handoff, rooms listing, drain).
 #include "core/shard.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/base/clock.h"
@@ -104,6 +107,22 @@ void shard::on_accept(net::conn_handle conn, int) {
         refuse(s, 503, "overloaded", "connection limit reached; try again later");
         return;
     }
+    if (_config.max_connections_per_ip == 0) return;
+    sockaddr_storage peer{};
+    if (!_loop->peer_address(conn, &peer)) return;
+    // Counted per address in a fixed table of slots (hash collisions only make it stricter).
+    uint64_t hash = 0;
+    if (peer.ss_family == AF_INET) {
+        auto* v4 = reinterpret_cast<sockaddr_in*>(&peer);
+        hash = XXH3_64bits(&v4->sin_addr, sizeof(v4->sin_addr));
+    } else if (peer.ss_family == AF_INET6) {
+        auto* v6 = reinterpret_cast<sockaddr_in6*>(&peer);
+        hash = XXH3_64bits(&v6->sin6_addr, sizeof(v6->sin6_addr));
+    }
+    s.ip_slot = static_cast<uint32_t>(hash % server_context::ip_slots);
+    uint32_t from_ip = _context.ip_connections[s.ip_slot].fetch_add(1) + 1;
+    if (from_ip > _config.max_connections_per_ip)
+        refuse(s, 503, "overloaded", "too many connections from your address");
 }
 
 void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
@@ -137,7 +156,7 @@ void shard::queue_bytes(session& s, std::string_view bytes) {
 // hard limit is closed as a slow consumer (1013). Returns false if the session was closed.
 bool shard::queue_control(session& s, shared_frame* frame) {
     if (s.phase != session_phase::websocket) return false;
-    if (s.out.bytes() + frame->size > _config.send_queue_hard_bytes) {
+    if (s.sending && s.out.bytes() + frame->size > _config.send_queue_hard_bytes) {
         close_with(s, 1013, "slow consumer");
         return false;
     }
@@ -302,11 +321,16 @@ void shard::on_tick() {
     expire_away(base::monotonic_ms());
 }
 
-// Visits a slice of the session table each tick, so that every slot is seen once a second:
-// handshake deadline, keep-alive ping, idle timeout.
+// Visits a slice of the session table each tick, so that every slot is seen at least once per
+// sweep period (a quarter of the shortest timer, 100 ms to 1 s): handshake deadline,
+// keep-alive ping, idle timeout.
 void shard::sweep(uint32_t now) {
     uint32_t total = _session_count;
-    uint32_t slice = total / sweep_ticks_per_second + 1;
+    uint64_t shortest =
+        std::min({_config.handshake_timeout_ms, _config.ping_interval_ms, _config.idle_timeout_ms});
+    uint64_t period_ms = std::clamp<uint64_t>(shortest / 4, 100, 1000);
+    uint64_t ticks = std::max<uint64_t>(1, period_ms / (1000 / sweep_ticks_per_second));
+    uint32_t slice = static_cast<uint32_t>(total / ticks + 1);
     for (uint32_t i = 0; i < slice; ++i) {
         session& s = _sessions[_sweep_cursor];
         _sweep_cursor = (_sweep_cursor + 1) % total;

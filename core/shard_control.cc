@@ -26,14 +26,9 @@ struct control_message {
     std::string type_storage;
 };
 
-// The exact text of the value of "t" (echoed verbatim by pong), via on-demand raw views.
-bool raw_t(simdjson::ondemand::parser& parser, std::string& input, size_t length,
-           std::string& out) {
+// The exact text of a value (ping's "t" is echoed verbatim), via on-demand raw views.
+bool raw_value(simdjson::ondemand::value value, std::string& out) {
     using namespace simdjson;
-    ondemand::document doc;
-    if (parser.iterate(input.data(), length, input.size()).get(doc)) return false;
-    ondemand::value value;
-    if (doc.find_field_unordered("t").get(value)) return false;
     ondemand::json_type type;
     if (value.type().get(type)) return false;
     std::string_view raw;
@@ -53,18 +48,23 @@ bool raw_t(simdjson::ondemand::parser& parser, std::string& input, size_t length
     return true;
 }
 
-// Validates the whole message (DOM parse: trailing garbage is an error too) and extracts the
-// fields into `out`. Returns the reason for bad_message, or nullptr.
+// Validates the whole message first (a DOM pass also rejects trailing garbage; integers too
+// big for 64 bits are valid JSON, so that one error is let through), then extracts the fields
+// with simdjson on-demand. Returns the reason for bad_message, or nullptr.
 const char* parse_control(simdjson::dom::parser& dom, simdjson::ondemand::parser& parser,
                           std::string& input, size_t length, control_message& out) {
     using namespace simdjson;
-    dom::element root;
-    if (dom.parse(input.data(), length, false).get(root)) return "not JSON";
-    dom::object object;
-    if (root.get_object().get(object)) return "a message must be a JSON object";
-    for (dom::key_value_pair field : object) {
-        std::string_view key = field.key;
-        dom::element value = field.value;
+    error_code valid = dom.parse(input.data(), length, false).error();
+    if (valid != SUCCESS && valid != NUMBER_OUT_OF_RANGE && valid != NUMBER_ERROR)
+        return "not JSON";
+    ondemand::document doc;
+    if (parser.iterate(input.data(), length, input.size()).get(doc)) return "not JSON";
+    ondemand::object object;
+    if (doc.get_object().get(object)) return "a message must be a JSON object";
+    for (auto field : object) {
+        std::string_view key;
+        ondemand::value value;
+        if (field.unescaped_key().get(key) || field.value().get(value)) return "not JSON";
         if (key == "type") {
             std::string_view type;
             if (value.get_string().get(type)) return "\"type\" must be a string";
@@ -83,12 +83,12 @@ const char* parse_control(simdjson::dom::parser& dom, simdjson::ondemand::parser
             if (value.get_bool().get(out.muted)) return "\"muted\" must be true or false";
             out.has_muted = true;
         } else if (key == "t") {
+            if (!raw_value(value, out.t)) return "not JSON";
             out.has_t = true;
         }
     }
     out.type = out.type_storage;
     if (out.type.empty()) return "\"type\" is required";
-    if (out.has_t && out.type == "ping" && !raw_t(parser, input, length, out.t)) return "not JSON";
     return nullptr;
 }
 

@@ -21,8 +21,13 @@ namespace {
 bool display_name_valid(std::string_view name) {
     if (name.size() > display_name_bytes_max) return false;
     if (!ws::valid_utf8(name)) return false;
-    for (unsigned char c : name)
+    for (size_t i = 0; i < name.size(); ++i) {
+        auto c = static_cast<unsigned char>(name[i]);
         if (c < 0x20 || c == 0x7f) return false;
+        // C1 controls U+0080..U+009F are encoded C2 80..C2 9F
+        if (c == 0xc2 && i + 1 < name.size() && static_cast<unsigned char>(name[i + 1]) <= 0x9f)
+            return false;
+    }
     return true;
 }
 

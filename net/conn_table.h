@@ -15,7 +15,8 @@
 
 namespace chorus::net {
 
-enum class conn_state : uint8_t { free, open, lingering, closing, detaching };
+// finished: closed or detached, the owner not yet told; the slot is not reused before that.
+enum class conn_state : uint8_t { free, open, lingering, closing, detaching, finished };
 
 // Storage for one send in flight. Only connections that are sending hold one, so idle
 // connections cost no iovec memory.
@@ -32,7 +33,8 @@ struct conn_slot {
     conn_state state = conn_state::free;
     uint8_t ops_in_flight = 0;  // io_uring: recv + send + cancel
     bool recv_armed = false;
-    bool want_write = false;  // epoll: EPOLLOUT registered
+    bool want_write = false;   // epoll: EPOLLOUT registered
+    bool abort_close = false;  // close with a reset
     uint32_t linger_deadline_ms = 0;
     send_op* send = nullptr;
 };
@@ -65,6 +67,7 @@ class conn_table {
         slot.ops_in_flight = 0;
         slot.recv_armed = false;
         slot.want_write = false;
+        slot.abort_close = false;
         slot.send = nullptr;
         ++_live;
         return {index, slot.generation};
@@ -82,14 +85,17 @@ class conn_table {
     conn_slot* find(conn_handle conn) {
         if (conn.index >= _slots.size()) return nullptr;
         conn_slot& slot = _slots[conn.index];
-        if (slot.state == conn_state::free || slot.generation != conn.generation) return nullptr;
+        if (slot.state == conn_state::free || slot.state == conn_state::finished ||
+            slot.generation != conn.generation)
+            return nullptr;
         return &slot;
     }
     // Matches a handle whose generation was truncated to 24 bits (io_uring user_data).
     conn_slot* find_packed(uint32_t index, uint32_t generation24, conn_handle* out) {
         if (index >= _slots.size()) return nullptr;
         conn_slot& slot = _slots[index];
-        if (slot.state == conn_state::free || (slot.generation & 0xffffff) != generation24)
+        if (slot.state == conn_state::free || slot.state == conn_state::finished ||
+            (slot.generation & 0xffffff) != generation24)
             return nullptr;
         *out = {index, slot.generation};
         return &slot;

@@ -136,6 +136,7 @@ class epoll_loop final : public event_loop {
             if (!slot->send) ::shutdown(slot->fd, SHUT_WR);
             return;  // reads continue (discarded) until EOF or the linger deadline
         }
+        slot->abort_close = mode == close_mode::abort;
         finish(conn, slot, conn_state::closing);
     }
 
@@ -144,6 +145,12 @@ class epoll_loop final : public event_loop {
         if (!slot || slot->state != conn_state::open) return;
         CHORUS_ASSERT(slot->send == nullptr);
         finish(conn, slot, conn_state::detaching);
+    }
+
+    bool peer_address(conn_handle conn, sockaddr_storage* out) override {
+        conn_slot* slot = _conns.find(conn);
+        socklen_t length = sizeof(*out);
+        return slot && ::getpeername(slot->fd, reinterpret_cast<sockaddr*>(out), &length) == 0;
     }
 
     bool alive(conn_handle conn) const override {
@@ -211,10 +218,14 @@ class epoll_loop final : public event_loop {
         }
         int fd = slot->fd;
         if (how == conn_state::closing) {
+            if (slot->abort_close) {
+                linger reset{1, 0};  // a reset: the peer cannot mistake a cut stream for its end
+                ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+            }
             ::close(fd);
             fd = -1;
         }
-        _conns.release(conn.index);
+        slot->state = conn_state::finished;  // released when the owner is told
         _finished.push_back({conn, fd});
     }
 
@@ -234,6 +245,7 @@ class epoll_loop final : public event_loop {
         _completed.clear();
         for (size_t i = 0; i < _finished.size(); ++i) {
             finished done = _finished[i];
+            _conns.release(done.conn.index);
             if (done.fd >= 0) {
                 _handler->on_detached(done.conn, done.fd);
             } else {

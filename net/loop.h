@@ -3,6 +3,7 @@
 // One loop belongs to one thread; only wake() and stop() may be called from other threads.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cstddef>
@@ -88,6 +89,8 @@ class event_loop {
     // Stops receiving and hands the socket back through on_detached (for moving a connection
     // to another core). Must not be called while a send is in flight.
     virtual void detach(conn_handle conn) = 0;
+    // The peer's address (getpeername); false for a stale handle.
+    virtual bool peer_address(conn_handle conn, sockaddr_storage* out) = 0;
     // True while `conn` names a live slot of this loop.
     virtual bool alive(conn_handle conn) const = 0;
     virtual uint32_t connection_count() const = 0;

@@ -119,6 +119,8 @@ class uring_loop final : public event_loop {
             ::close(fd);
             return conn;
         }
+        int flags = ::fcntl(fd, F_GETFL);
+        if (!(flags & O_NONBLOCK)) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
         int one = 1;
         ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         arm_recv(conn);
@@ -145,7 +147,8 @@ class uring_loop final : public event_loop {
 
     void close(conn_handle conn, close_mode mode) override {
         conn_slot* slot = _conns.find(conn);
-        if (!slot || slot->state == conn_state::closing || slot->state == conn_state::detaching)
+        if (!slot || slot->state == conn_state::closing || slot->state == conn_state::detaching ||
+            slot->state == conn_state::finished)
             return;
         if (mode == close_mode::graceful && slot->state == conn_state::open) {
             slot->state = conn_state::lingering;
@@ -155,6 +158,7 @@ class uring_loop final : public event_loop {
             if (!slot->recv_armed) begin_close(conn, slot);
             return;
         }
+        slot->abort_close = mode == close_mode::abort;
         begin_close(conn, slot);
     }
 
@@ -165,6 +169,12 @@ class uring_loop final : public event_loop {
         slot->state = conn_state::detaching;
         cancel_ops(conn, slot);
         maybe_finish(conn, slot);
+    }
+
+    bool peer_address(conn_handle conn, sockaddr_storage* out) override {
+        conn_slot* slot = _conns.find(conn);
+        socklen_t length = sizeof(*out);
+        return slot && ::getpeername(slot->fd, reinterpret_cast<sockaddr*>(out), &length) == 0;
     }
 
     bool alive(conn_handle conn) const override {
@@ -262,7 +272,10 @@ class uring_loop final : public event_loop {
 
     void arm_accept(int id) {
         io_uring_sqe* sqe = get_sqe();
-        io_uring_prep_multishot_accept(sqe, _listeners[id], nullptr, nullptr, SOCK_CLOEXEC);
+        // Non-blocking sockets: a send to a full socket waits on poll inside io_uring instead of
+        // parking a kernel worker thread per slow receiver.
+        io_uring_prep_multishot_accept(sqe, _listeners[id], nullptr, nullptr,
+                                       SOCK_CLOEXEC | SOCK_NONBLOCK);
         io_uring_sqe_set_data64(sqe, pack(op::accept, static_cast<uint32_t>(id), 0));
     }
 
@@ -290,6 +303,13 @@ class uring_loop final : public event_loop {
         io_uring_sqe_set_data64(sqe, pack(op::cancel, conn.index, conn.generation));
     }
 
+    // An aborted connection ends with a reset, so the peer cannot mistake a truncated stream
+    // for a clean end.
+    static void set_reset(int fd) {
+        linger reset{1, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    }
+
     void begin_close(conn_handle conn, conn_slot* slot) {
         slot->state = conn_state::closing;
         cancel_ops(conn, slot);
@@ -305,11 +325,12 @@ class uring_loop final : public event_loop {
         }
         int fd = slot->fd;
         bool detached = slot->state == conn_state::detaching;
-        _conns.release(conn.index);
         if (!detached) {
+            if (slot->state == conn_state::closing && slot->abort_close) set_reset(fd);
             ::close(fd);
             fd = -1;
         }
+        slot->state = conn_state::finished;
         // Reported from the loop, never from inside the owner's own close()/detach() call.
         _finished.push_back({conn, fd});
     }
@@ -317,6 +338,7 @@ class uring_loop final : public event_loop {
     void dispatch_finished() {
         for (size_t i = 0; i < _finished.size(); ++i) {
             finished done = _finished[i];
+            _conns.release(done.conn.index);
             if (done.fd >= 0) {
                 _handler->on_detached(done.conn, done.fd);
             } else {
