@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import T, Reader, assert_fields, audio, uniq
+from harness import T, Reader, assert_fields, audio, settle, uniq
 from wsclient import ConnectionLost, Timeout
 
 
@@ -104,3 +104,20 @@ def test_backend_smoke(chorusd, io):
     assert b.recv_binary() == audio(1, a.member, b"hi")
     a.close()
     assert b.recv_json("left")["member"] == a.member
+
+
+def test_sigterm_with_away_member_holding_whispers(chorusd):
+    server = chorusd("--resume-grace", "30s")
+    room = uniq()
+    a = server.join(room, user="a")
+    b = server.join(room, user="b")
+    a.recv_json("joined")
+    a.abort()
+    settle()
+    b.send_json({"type": "whisper", "to": a.member, "text": "held"})
+    b.send_json({"type": "chat", "text": "sync"})
+    b.recv_json("chat")
+    rc, took = server.terminate(timeout=T(5))
+    server.stopped = True
+    server.check_clean(rc)
+    assert took < T(3), f"took {took:.1f}s to exit"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from harness import (T, assert_fields, barrier, check_refusal, errors_in, room_path, settle,
-                     uniq)
+from harness import (T, assert_fields, audio, barrier, check_refusal, errors_in, room_path,
+                     settle, uniq)
 
 
 def pair(server, room=None):
@@ -75,6 +75,7 @@ def test_resume_replays_missed_events_then_held_whispers(chorusd):
     assert_fields(a2.recv_json("chat"), {"seq": 6, "text": "live"})
     # b and c never saw a leave or rejoin.
     assert_fields(b.recv_json("chat"), {"seq": 6, "text": "live"})
+    assert c.recv_binary() == audio(1, b.member, b"room audio while a is away")
     assert_fields(c.recv_json("chat"), {"seq": 5, "text": "m2"})
     assert_fields(c.recv_json("chat"), {"seq": 6, "text": "live"})
 
