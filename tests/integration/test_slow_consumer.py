@@ -29,10 +29,11 @@ def test_never_reading_member_does_not_slow_the_room(chorusd):
     readers = [Reader(c) for c in [speaker] + listeners]
     for r in readers:
         r.start()
-    # 200-byte frames (an Opus packet and a header) in batches of 20: a batch stays far below
-    # the soft limit, so that the readers' own pace never makes the server drop their audio.
-    frames, batch = 4000, 20
-    payload = b"o" * 200
+    # Batches of 20 KB stay far below the soft limit, so that the readers' own pace never makes
+    # the server drop their audio; 8 MB in all is more than the kernel buffers toward the
+    # never-reading member can hold.
+    frames, batch = 8000, 20
+    payload = b"o" * 1000
     t0 = time.monotonic()
     for start in range(0, frames, batch):
         for i in range(start, start + batch):
@@ -48,7 +49,18 @@ def test_never_reading_member_does_not_slow_the_room(chorusd):
     for r in readers:
         r.finish()
     assert server.http("/healthz").json() == {"status": "ok"}
+    # The never-reading member went over its soft limit: its dropped audio is counted.
+    assert dropped_audio(server) > 0
     assert slow.sock.fileno() >= 0  # never read; the test ends by dropping it
+
+
+def dropped_audio(server):
+    """The sum of the metrics that count dropped frames (PROTOCOL.md: "counted in metrics")."""
+    total = 0.0
+    for line in server.http("/metrics").text().splitlines():
+        if line.startswith("chorus_") and "drop" in line.split("{")[0].split()[0]:
+            total += float(line.split()[-1])
+    return total
 
 
 @pytest.mark.deadline(90)
