@@ -203,6 +203,8 @@ function wireClient(c) {
     engine?.receive(from, payload);
   });
   c.on('error', (e) => {
+    // Audio still in flight when a mute lands is refused; the mute itself is already shown.
+    if (e.code === 'forbidden' && c.muted && /mute/i.test(e.message || '')) return;
     const text = { forbidden: 'Not allowed', too_fast: 'Slow down', too_big: 'Message too long',
       no_such_member: 'That person has left' }[e.code] || e.code;
     notice(`${text}: ${e.message}`, true);
