@@ -23,8 +23,6 @@ shard::shard(uint32_t id, server_context& context)
 shard::~shard() {
     for (uint32_t i = 0; i < _session_count; ++i)
         if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
-    for (member* m : _away)
-        for (shared_frame* f : m->held_whispers) _pool.release(f);
     for (auto& [id, r] : _rooms)
         for (auto& [member_id, m] : r->members)
             if (m->connection == nullptr)

@@ -10,6 +10,7 @@
 #include "core/auth/jwt.h"
 #include "core/base/clock.h"
 #include "core/shard.h"
+#include "core/static_path.h"
 #include "core/web_assets.h"
 #include "ws/handshake.h"
 #include "ws/query.h"
@@ -185,15 +186,12 @@ void shard::upgrade(session& s, const ws::http_request& request, bool chorus_v1)
 
 void shard::serve_static(session& s, const ws::http_request& request) {
     std::string path;
-    if (!ws::percent_decode(request.path, path) || path.empty() || path[0] != '/') {
+    static_path_status status = resolve_static_path(request.path, &path);
+    if (status == static_path_status::malformed) {
         refuse(s, 400, "bad_request", "malformed path");
         return;
     }
-    if (path == "/") path = "/index.html";
-    // No traversal: no ".." segment, no backslash, no NUL, after decoding.
-    if (path.find("/../") != std::string::npos || path.ends_with("/..") ||
-        path.find('\\') != std::string::npos || path.find('\0') != std::string::npos ||
-        path.find("//") != std::string::npos) {
+    if (status == static_path_status::forbidden) {
         refuse(s, 404, "not_found", "no such file");
         return;
     }
