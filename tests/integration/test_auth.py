@@ -164,3 +164,14 @@ def test_rooms_listing_needs_admin_token(server):
               server.http("/v1/rooms", headers={"Authorization": f"Bearer {user_tok}"})):
         body = r.json()
         assert isinstance(body.get("error"), str) and isinstance(body.get("message"), str)
+
+
+def test_auth_secret_file(chorusd, tmp_path):
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("from-a-file")
+    server = chorusd("--auth-secret-file", str(secret_file))
+    room = uniq()
+    c = server.join(room, token=token("alice", room, secret="from-a-file"))
+    assert c.welcome["user"] == "alice"
+    check_refusal(server.refused(room_path(room, token=token("bob", room))), 401,
+                  "unauthorized")

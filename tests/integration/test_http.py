@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness import T, check_refusal, room_path, uniq, wait_until
+from harness import T, check_refusal, http_request, room_path, uniq, wait_until
 from wsclient import WsClient
 
 
@@ -316,3 +316,18 @@ def test_max_room_members(chorusd):
         return c if isinstance(c, WsClient) else None
 
     wait_until(retry, T(5), "room space after a member left").recv_json("welcome")
+
+
+@pytest.mark.parametrize("request_bytes", [b"HELLO\r\n\r\n", b"GET\r\n\r\n",
+                                           b"GET /v1/rooms/r?user=a HTTP/1.1\r\nNoColonHere\r\n\r\n"])
+def test_malformed_request_is_400(server, request_bytes):
+    r = http_request(server.port, None, raw=request_bytes)
+    assert r.status == 400, r
+    assert refusal_body(r)["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("value", ["2", "2s", "500ms"])
+def test_duration_flag_forms(chorusd, value):
+    server = chorusd("--handshake-timeout", value, "--resume-grace", value, "--ping-interval",
+                     value, "--idle-timeout", value)
+    server.join(uniq(), user="a")
