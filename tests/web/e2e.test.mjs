@@ -131,16 +131,34 @@ test('two browsers talk: Opus audio, speaking indicator, chat and whisper', { ti
     assert.deepEqual(pageErrors, []);
   });
 
-test('the page is served at / and its modules next to it', async () => {
-  for (const [p, type, file] of [
-    ['/', /text\/html/, 'index.html'],
-    ['/chorus.js', /javascript/, 'chorus.js'],
-    ['/style.css', /text\/css/, 'style.css'],
-  ]) {
-    const res = await fetch(server.http + p);
-    assert.equal(res.status, 200, p);
-    assert.match(res.headers.get('content-type') || '', type, p);
-    assert.equal(await res.text(), fs.readFileSync(path.join(WEB_DIR, file), 'utf8'), p);
+const TYPES = { '.html': /^text\/html/, '.js': /javascript/, '.css': /^text\/css/ };
+
+// Every file of web/ at /<file> (index.html also at /), with a MIME type a browser accepts for
+// module scripts and worklets: from --web DIR and from the copy embedded in the binary.
+async function checkServed(base, label) {
+  for (const file of fs.readdirSync(WEB_DIR).sort()) {
+    const want = fs.readFileSync(path.join(WEB_DIR, file));
+    for (const p of file === 'index.html' ? ['/', '/index.html'] : [`/${file}`]) {
+      const res = await fetch(base + p);
+      assert.equal(res.status, 200, `${label} ${p}`);
+      const type = TYPES[path.extname(file)];
+      if (type) assert.match(res.headers.get('content-type') || '', type, `${label} ${p}`);
+      const got = Buffer.from(await res.arrayBuffer());
+      assert.ok(got.equals(want), `${label} ${p} differs from web/${file}` +
+        (label === 'embedded' ? ' (is the binary older than web/? run make)' : ''));
+    }
+  }
+}
+
+test('the page is served at / and its files next to it, from --web and embedded', async () => {
+  await checkServed(server.http, '--web');
+  const embedded = await startServer();
+  try {
+    await checkServed(embedded.http, 'embedded');
+    const res = await fetch(`${embedded.http}/no-such-file.js`);
+    assert.equal(res.status, 404);
+  } finally {
+    assert.equal(await embedded.stop(), 0);
   }
 });
 
