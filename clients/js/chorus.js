@@ -147,6 +147,7 @@ export class ChorusClient {
       return Promise.reject(new ChorusError('busy', `already ${this.state}`));
     this._userClosed = false;
     this._everWelcomed = false;
+    this._attempt = 0;
     this.closeInfo = null;
     return new Promise((resolve, reject) => {
       this._connectWaiter = { resolve, reject };
@@ -217,7 +218,8 @@ export class ChorusClient {
     ws.onopen = () => {};
     ws.onerror = (ev) => {
       // Node's `ws` reports refusals as "Unexpected server response: 403"; browsers say nothing.
-      const m = /Unexpected server response: (\d+)/.exec((ev && (ev.message || ev.error?.message)) || '');
+      const text = (ev && (ev.message || ev.error?.message)) || '';
+      const m = /Unexpected server response: (\d+)/.exec(text);
       if (m) httpStatus = Number(m[1]);
     };
     ws.onclose = (ev) => {

@@ -9,7 +9,7 @@ const want = fs.readFileSync(src);
 const have = fs.existsSync(dst) ? fs.readFileSync(dst) : null;
 if (process.argv.includes('--check')) {
   if (!have || !want.equals(have)) {
-    console.error('clients/js/chorus.js differs from web/chorus.js: run `node clients/js/sync.mjs`');
+    console.error('clients/js/chorus.js differs from web/chorus.js: run node clients/js/sync.mjs');
     process.exit(1);
   }
 } else if (!have || !want.equals(have)) {

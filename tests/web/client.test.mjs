@@ -74,7 +74,7 @@ describe('membership', { timeout: 30000 }, () => {
     a.close();
   });
 
-  test('joining again as the same user replaces the old connection (4009, no reconnect)', async () => {
+  test('the same user joining again replaces the old connection (4009, no reconnect)', async () => {
     const room = freshRoom();
     const a = client({ room });
     await a.connect();

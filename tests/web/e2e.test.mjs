@@ -71,7 +71,8 @@ test('two browsers talk: Opus audio, speaking indicator, chat and whisper', { ti
       await p.waitForFunction(() => document.querySelectorAll('#member-list li').length === 2,
         null, WAIT);
     }
-    assert.match(await b.textContent(`#member-list li[data-member="${idA}"] .name`), /Alice Archer/);
+    const nameA = await b.textContent(`#member-list li[data-member="${idA}"] .name`);
+    assert.match(nameA, /Alice Archer/);
 
     // Audio: A's fake microphone -> Opus -> server -> B's decoder and mixer.
     await a.waitForFunction(() => window.chorusStats.framesSent >= 25, null, WAIT);
@@ -188,7 +189,8 @@ test('an admin token shows mute and kick; a kicked page returns to the join form
       const idGuest = await guest.evaluate(() => window.chorusStats.member);
       const row = `#member-list li[data-member="${idGuest}"]`;
       await boss.waitForSelector(row, WAIT);
-      assert.equal(await guest.locator('#member-list .chip.kick').count(), 0, 'guests get no admin buttons');
+      const guestKicks = await guest.locator('#member-list .chip.kick').count();
+      assert.equal(guestKicks, 0, 'guests get no admin buttons');
 
       await boss.hover(row);
       await boss.click(`${row} .chip.admin-mute`);

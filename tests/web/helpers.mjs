@@ -1,6 +1,6 @@
 // Shared helpers for the web tests: start the real chorusd on a free port and wait for its
 // readiness line, stop it with SIGTERM, and make ChorusClients that use the `ws` package.
-// Everything waits on events with deadlines; nothing sleeps for a fixed time to "let things settle".
+// Everything waits on events with deadlines; nothing sleeps a fixed time to "let things settle".
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
