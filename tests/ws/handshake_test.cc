@@ -31,6 +31,14 @@ TEST(Handshake, AcceptKeyMatchesRfcSample) {
     EXPECT_EQ(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 }
 
+TEST(Handshake, AcceptKeyOfLongKey) {
+    // Not a valid key, but hashing must still be right (and not overflow the stack buffer).
+    const std::string key(200, 'k');
+    EXPECT_EQ(accept_key(key).size(), 28u);
+    EXPECT_NE(accept_key(key), accept_key(std::string(199, 'k')));
+    EXPECT_EQ(accept_key(key), accept_key(key));
+}
+
 TEST(Handshake, ValidUpgrade) {
     const upgrade_check result = check(request_with("GET", "1.1", good_headers));
     EXPECT_EQ(result.http_status, 0);
@@ -160,6 +168,10 @@ TEST(Handshake, StatusText) {
     EXPECT_STREQ(status_text(409), "Conflict");
     EXPECT_STREQ(status_text(431), "Request Header Fields Too Large");
     EXPECT_STREQ(status_text(505), "HTTP Version Not Supported");
+    EXPECT_STREQ(status_text(101), "Switching Protocols");
+    EXPECT_STREQ(status_text(304), "Not Modified");
+    EXPECT_STREQ(status_text(299), "OK");
+    EXPECT_STREQ(status_text(399), "Redirect");
     EXPECT_STREQ(status_text(499), "Client Error");
     EXPECT_STREQ(status_text(599), "Server Error");
 }

@@ -106,6 +106,10 @@ TEST(HttpRequest, QuerySplit) {
     outcome = parse("GET http://h?k HTTP/1.1\r\nHost: h\r\n\r\n");
     EXPECT_EQ(outcome.request.path, "/");
     EXPECT_EQ(outcome.request.query, "k");
+    outcome = parse("GET https://h:443 HTTP/1.1\r\nHost: h\r\n\r\n");
+    ASSERT_EQ(outcome.status, parse_status::complete);
+    EXPECT_EQ(outcome.request.path, "/");
+    EXPECT_EQ(outcome.request.query, "");
     outcome = parse("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n");
     EXPECT_EQ(outcome.request.path, "*");
 }
@@ -119,6 +123,25 @@ TEST(HttpRequest, Http10WithoutHostAndLeadingEmptyLines) {
     ASSERT_EQ(outcome.status, parse_status::complete);
     EXPECT_EQ(outcome.request.header_bytes, 4 + 27u);
     EXPECT_TRUE(wants_keep_alive(outcome.request));
+}
+
+TEST(HttpRequest, LookalikeHeaderNamesAreIgnored) {
+    // Same lengths as tracked names, different spelling: not tracked, not duplicates.
+    const auto outcome = parse(
+        "GET / HTTP/1.1\r\nHost: h\r\nHoss: x\r\nOrigim: x\r\nUpgradf: x\r\n"
+        "Connectiom: x\r\nAuthorizatiom: x\r\nContent-Lengtx: x\r\n"
+        "Sec-WebSocket-Kex: x\r\nSec-WebSocket-Versiom: x\r\nSec-WebSocket-Protocox: x\r\n"
+        "Sec-WebSocket-Extensiong: x\r\nHoss: y\r\n\r\n");
+    ASSERT_EQ(outcome.status, parse_status::complete);
+    EXPECT_TRUE(outcome.request.origin.empty());
+    EXPECT_TRUE(outcome.request.upgrade.empty());
+    EXPECT_TRUE(outcome.request.connection.empty());
+    EXPECT_TRUE(outcome.request.authorization.empty());
+    EXPECT_TRUE(outcome.request.websocket_key.empty());
+    EXPECT_TRUE(outcome.request.websocket_version.empty());
+    EXPECT_TRUE(outcome.request.websocket_protocol.empty());
+    EXPECT_TRUE(outcome.request.websocket_extensions.empty());
+    EXPECT_EQ(find_header(outcome.request, "hoss").value_or(""), "x");
 }
 
 TEST(HttpRequest, KeepAlive) {
