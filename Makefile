@@ -1,3 +1,4 @@
+SHELL := /bin/bash
 # Chorus build. Plain make, no generator: sources are found by wildcard so that adding a file
 # never needs an edit here. BUILD selects the output folder (sanitizer builds use their own).
 
@@ -14,7 +15,7 @@ BENCH_LIBS := -lbenchmark -lbenchmark_main
 
 DEB_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
   libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-pytest clang-format \
-  redis-server libhiredis-dev nodejs npm chromium procps strace gnuplot-nox
+  chromium procps strace
 
 # Library code: everything under core/, net/, ws/ except fuzz/test/bench folders.
 LIB_SRCS := $(shell find core net ws -name '*.cc' 2>/dev/null | sort)
@@ -35,6 +36,7 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
+.SECONDARY:
 .PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench \
   check-includes format clean
 
@@ -45,6 +47,9 @@ deps:
 	@dpkg -s $(DEB_PACKAGES) >/dev/null 2>&1 || { \
 	  echo "installing: $(DEB_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES); }
+	@# node and npm may come from Debian or from another node distribution already on the host.
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
 	@[ -d tests/web/node_modules ] || [ ! -f tests/web/package.json ] || \
 	  (cd tests/web && npm install --no-audit --no-fund --silent)
 
@@ -110,17 +115,32 @@ test-sanitize: deps
 	  --gtest_filter='SpscRing*:RingGrid*:Shard*:Loop*'
 
 FUZZ_SECONDS ?= 20
-FUZZ_FLAGS := -O1 -g -std=c++20 -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-fuzz: deps
-	@mkdir -p build-fuzz
-	@set -e; for f in $(FUZZ_SRCS); do \
-	  name=$$(basename $$f .cc); \
-	  clang++ $(FUZZ_FLAGS) $$f $(LIB_SRCS) build/gen/web_assets.cc $(LIBS) -o build-fuzz/$$name; \
-	  mkdir -p build-fuzz/corpus-$$name; \
+FUZZ_CXXFLAGS := -O1 -g -std=c++20 -I. -fsanitize=fuzzer-no-link,address,undefined \
+  -fno-sanitize-recover=all
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.cc=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.cc=build-fuzz/%)
+
+build-fuzz/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	clang++ $(FUZZ_CXXFLAGS) -c $< -o $@
+
+build-fuzz/obj/web_assets.o: $(BUILD)/gen/web_assets.cc
+	@mkdir -p $(dir $@)
+	clang++ $(FUZZ_CXXFLAGS) -c $< -o $@
+
+build-fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB_OBJS)
+	clang++ $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJS) $(LIBS) -o $@
+
+# Each target runs for FUZZ_SECONDS over its committed seed corpus; a crash or leak fails.
+fuzz: deps $(FUZZ_BINS)
+	@set -e; for bin in $(FUZZ_BINS); do \
+	  name=$$(basename $$bin); mkdir -p build-fuzz/corpus-$$name; \
 	  corpus=tests/fuzz/corpus/$$name; [ -d $$corpus ] || corpus=; \
 	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
-	  build-fuzz/$$name -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=build-fuzz/ build-fuzz/corpus-$$name $$corpus 2>&1 | tail -n 12; \
+	  $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus-$$name $$corpus > build-fuzz/$$name.log 2>&1 || \
+	    { tail -n 40 build-fuzz/$$name.log; echo "fuzz target $$name failed"; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|cov:" build-fuzz/$$name.log | tail -n 2; \
 	done
 
 bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
