@@ -422,3 +422,50 @@ describe('auth and admin', { timeout: 30000 }, () => {
     admin.close();
   });
 });
+
+describe('server-initiated closes', { timeout: 30000 }, () => {
+  test('an idle timeout (1001) while the network is stalled is resumed', async () => {
+    const srv = await startServer(['--ping-interval', '100ms', '--idle-timeout', '400ms']);
+    try {
+      const room = freshRoom();
+      const a = makeClient(srv, { room, reconnect: { baseMs: 50, maxMs: 200 } });
+      const b = makeClient(srv, { room });
+      clients.push(a, b);
+      await a.connect();
+      await b.connect();
+      const member = a.member;
+      const bEvents = record(b, ['left', 'joined']);
+      const states = record(a, ['state']);
+      // A 1 s outage: a reads nothing (so it answers no ping) while the server times it out.
+      a._ws._socket.pause();
+      const outage = new Promise((resolve) => setTimeout(resolve, 1000));
+      await outage;
+      const echo = b.once('chat', (m) => m.text === 'during the outage', 5000);
+      b.chat('during the outage');
+      await echo;
+      a._ws._socket.resume();
+      await a.once('state', (st) => st.state === 'resumed', 5000);
+      const reconnecting = states.find((st) => st.ev.state === 'reconnecting');
+      assert.equal(reconnecting.ev.code, 1001, 'the server closed the stalled connection with 1001');
+      assert.equal(a.member, member);
+      await until(a, ['chat'], () => a.lastSeq >= b.lastSeq, 5000, 'replay');
+      assert.deepEqual(bEvents, [], 'an away member is not reported as left');
+      a.close();
+      b.close();
+    } finally {
+      assert.equal(await srv.stop(), 0);
+    }
+  });
+
+  test('a draining server (SIGTERM) closes with 1001 and the client starts reconnecting', async () => {
+    const srv = await startServer();
+    const a = makeClient(srv, { room: freshRoom(), reconnect: { baseMs: 50, maxMs: 100 } });
+    clients.push(a);
+    await a.connect();
+    const reconnecting = a.once('state', (st) => st.state === 'reconnecting', 5000);
+    assert.equal(await srv.stop(), 0);
+    assert.equal((await reconnecting).code, 1001);
+    a.close();
+    assert.equal(a.state, 'closed');
+  });
+});
