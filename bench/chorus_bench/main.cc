@@ -90,6 +90,13 @@ struct bench_run {
     }
 };
 
+double own_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
 bool raise_fd_limit(uint64_t needed, std::string* error) {
     rlimit limit{};
     ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -135,6 +142,7 @@ void orchestrate(bench_run& run, report& r) {
         !http_get(o.server_metrics_url, 3000, &metrics_before, &error))
         std::fprintf(stderr, "chorus-bench: %s\n", error.c_str());
     process_sample window_start = o.server_pid ? sample_process(o.server_pid) : process_sample{};
+    double bench_cpu_start = own_cpu_seconds();
     run.wait(send_start + o.duration_ms * ms_ns, [] { return false; });
     run.control.phase.store(static_cast<int>(run_phase::draining));
     run.wait(base::monotonic_ns() + o.drain_ms * ms_ns, [&] {
@@ -147,6 +155,7 @@ void orchestrate(bench_run& run, report& r) {
     uint64_t end_ns = send_start + o.duration_ms * ms_ns;
     for (const auto& s : run.stats) end_ns = std::max<uint64_t>(end_ns, s->last_receive_ns.load());
     r.window_seconds = static_cast<double>(end_ns - send_start) / 1e9;
+    r.bench_cpu_seconds = own_cpu_seconds() - bench_cpu_start;
     process_sample after = o.server_pid ? sample_process(o.server_pid) : process_sample{};
     std::string metrics_after;
     if (!metrics_before.empty() && http_get(o.server_metrics_url, 3000, &metrics_after, &error)) {

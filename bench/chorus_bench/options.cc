@@ -151,7 +151,9 @@ bool apply(options& o, const std::string& name, const std::string& value, std::s
 bool validate(options& o, std::string* error) {
     bool roomy = o.scenario == scenario_kind::rooms || o.scenario == scenario_kind::flood ||
                  o.scenario == scenario_kind::churn;
-    if (roomy && o.speakers >= o.members && o.scenario != scenario_kind::churn) {
+    bool hears_itself = o.protocol == protocol_kind::raw && o.self_echo;
+    if (roomy && o.scenario != scenario_kind::churn &&
+        (o.speakers > o.members || (o.speakers == o.members && !hears_itself))) {
         *error = "--speakers must be fewer than --members (someone has to listen)";
         return false;
     }

@@ -148,6 +148,7 @@ void print_table(std::FILE* out, const report& r) {
             format("%.0f", r.deliveries_per_sec) + "  over " + format("%.2f s", r.window_seconds));
         row(out, "end-to-end latency", latency_line(r.latency_us));
     }
+    row(out, "bench CPU (window)", format("%.2f s", r.bench_cpu_seconds));
     if (r.control_expected > 0)
         row(out, "control expected/received",
             count(r.control_expected) + " / " + count(r.control_received));
@@ -204,6 +205,7 @@ bool write_json(const std::string& path, const report& r, std::string* error) {
     json_number(out, "sent_per_sec", r.sent_per_sec);
     json_number(out, "connect_seconds", r.connect_seconds);
     json_number(out, "connect_rate", r.connect_rate);
+    json_number(out, "bench_cpu_seconds", r.bench_cpu_seconds);
     json_count(out, "joins", r.joins);
     json_count(out, "resumes", r.resumes);
     json_count(out, "resume_failures", r.resume_failures);

@@ -30,6 +30,7 @@ struct report {
     double window_seconds = 0;
     double deliveries_per_sec = 0, sent_per_sec = 0;
     double connect_seconds = 0, connect_rate = 0;
+    double bench_cpu_seconds = 0;  // this process, during the measured window
     latency_summary latency_us, handshake_us;
 
     bool has_server = false;

@@ -384,7 +384,8 @@ void worker::on_closed(net::conn_handle conn) {
     bool reconnect =
         c->churner && !_closing &&
         _control->phase.load(std::memory_order_relaxed) == static_cast<int>(run_phase::running);
-    if (c->joined && !c->churner) _rooms[c->room].joined--;
+    if (c->joined && !c->churner && _options.scenario != scenario_kind::echo)
+        _rooms[c->room].joined--;
     c->joined = false;
     if (reconnect) open_connection(index);
 }

@@ -293,9 +293,11 @@ void worker::on_text(uint32_t index, std::string_view text, uint64_t now) {
 void worker::on_joined(uint32_t index, uint64_t) {
     client_conn& c = _conns[index];
     c.joined = true;
-    ++_stats->joined;
     bool first = !c.churner || c.cycles == 0;
-    if (first) ++_settled;
+    if (first) {
+        ++_settled;
+        ++_stats->joined;
+    }
     if (c.churner) {
         ++c.cycles;
     } else if (_options.scenario != scenario_kind::echo) {
