@@ -58,7 +58,7 @@ async function joinThroughUi(page, room, name) {
 const stats = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.chorusStats)));
 
 test('two browsers talk: Opus audio, speaking indicator, chat and whisper', { timeout: 90000 },
-  async () => {
+  async (t) => {
     const room = `e2e-${process.pid}`;
     const a = await openPage('A');
     const b = await openPage('B');
@@ -86,6 +86,9 @@ test('two browsers talk: Opus audio, speaking indicator, chat and whisper', { ti
     assert.equal(sb.framesBad, 0);
     assert.ok(sb.framesReceived >= sb.framesDecoded[idA], 'decoded frames were received');
     assert.ok(sa.framesEncoded >= sa.framesSent);
+    t.diagnostic(`A sent ${sa.framesSent} Opus frames (${sa.bytesSent} bytes); B received ` +
+      `${sb.framesReceived}, decoded ${sb.framesDecoded[idA]}, output RMS max ` +
+      `${sb.outputRmsMax.toFixed(3)}, lost ${sb.framesLost}, late ${sb.framesLate}`);
 
     // RTT is measured and shown.
     await a.waitForFunction(() => /\d+(\.\d)? ms/.test(document.getElementById('rtt').textContent),
