@@ -3,11 +3,13 @@ order, the errors for malformed frames (rate-limited per code), muting, and --ma
 """
 
 import struct
+import threading
 import time
 
 import pytest
 
-from harness import T, assert_fields, audio, barrier, errors_in, uniq
+from harness import (T, Reader, assert_fields, audio, barrier, errors_in, room_path, uniq,
+                     welcome_of)
 from wsclient import OP_BINARY, OP_CONT, OP_TEXT
 
 
@@ -167,3 +169,44 @@ def test_fragmented_audio_is_reassembled(server):
     a.send_frame(OP_TEXT, b'{"type":"chat",', fin=False)
     a.send_frame(OP_CONT, b'"text":"joined up"}', fin=True)
     assert b.recv_json("chat")["text"] == "joined up"
+
+
+@pytest.mark.deadline(45)
+def test_audio_sent_after_a_welcome_always_arrives(server):
+    """The welcome comes only once the member is registered everywhere (PROTOCOL.md section 2):
+    a frame the speaker sends after a listener holds its welcome must reach that listener, and
+    from its first frame on a listener misses none."""
+    room = uniq()
+    speaker = server.join(room, user="speaker")
+    frames = 600
+    sent_at = [0.0] * frames
+
+    def speak():
+        for i in range(frames):
+            sent_at[i] = time.monotonic()
+            speaker.send_binary(b"\x01" + struct.pack("!I", i))
+            time.sleep(0.002)
+
+    talker = threading.Thread(target=speak, daemon=True)
+    talker.start()
+    listeners = []
+    for wave in range(4):
+        pending = [server.handshake(room_path(room, user=f"l{wave}-{i}")) for i in range(6)]
+        for hs in pending:
+            c = welcome_of(server.finish(hs))
+            c.welcomed_at = time.monotonic()
+            reader = Reader(c)
+            reader.start()
+            listeners.append((c, reader))
+        time.sleep(0.1)
+    talker.join(T(20))
+    last = audio(1, speaker.member, struct.pack("!I", frames - 1))
+    for c, reader in listeners:
+        if sent_at[-1] > c.welcomed_at:
+            reader.wait_for(lambda r: last in r.binary, T(10), "the last frame")
+        reader.finish()
+        got = [struct.unpack("!I", f[5:9])[0] for f in reader.binary]
+        must = [i for i in range(frames) if sent_at[i] > c.welcomed_at]
+        assert not set(must) - set(got), (c.member, sorted(set(must) - set(got))[:10])
+        if got:
+            assert got == list(range(got[0], frames)), (c.member, got[:20])
