@@ -18,8 +18,9 @@ constexpr uint32_t cross_ring_records = 4096;  // per ordered pair of shards
 constexpr uint32_t ring_records_per_pass_max = 1024;
 constexpr uint32_t shards_max = 256;
 constexpr uint32_t sweep_ticks_per_second =
-    10;                                     // the session sweep covers every slot once a second
-constexpr size_t whispers_held_max = 1000;  // text whispers held for an away member
+    10;                                         // the session sweep covers every slot once a second
+constexpr size_t whispers_held_max = 1000;      // text whispers held for an away member
+constexpr size_t fanout_timestamps_max = 4096;  // audio receive times kept per pass (metrics)
 
 static_assert(chat_text_bytes_max < echo_message_bytes_max);
 static_assert(ring_records_per_pass_max <= cross_ring_records);

@@ -101,6 +101,9 @@ std::string render_prometheus(const shard_list& shards, bool draining) {
          sum(shards, &shard_metrics::handoffs));
     line(out, "chorus_resumes_total", "counter", "Sessions resumed with a resume token.",
          sum(shards, &shard_metrics::resumes));
+    line(out, "chorus_frame_buffer_heap_allocations_total", "counter",
+         "Heap allocations by the frame buffer pools (flat once warm: the audio path reuses).",
+         sum(shards, &shard_metrics::frame_heap_allocations));
     line(out, "chorus_draining", "gauge", "1 while the node drains.", draining ? 1 : 0);
     out +=
         "# HELP chorus_closes_total WebSocket closes sent, by close code.\n"

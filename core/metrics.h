@@ -62,6 +62,7 @@ struct shard_metrics {
     counter text_messages_in;
     counter handoffs;
     counter resumes;
+    counter frame_heap_allocations;  // frame pool misses: flat after warm-up
     counter closes[counted_close_count];
     counter refusals[counted_status_count];
     latency_histogram loop_pass;

@@ -50,6 +50,7 @@ bool shard::init(int listen_fd, std::string* error) {
     _session_count = loop_config.connections_max;
     _sessions.reset(new session[_session_count]);
     _wake_pending.assign(_context.shards.size(), false);
+    _fanout_started.reserve(fanout_timestamps_max);
     _json_input.reserve(_config.max_frame_bytes + simdjson::SIMDJSON_PADDING);
     if (listen_fd >= 0) {
         int rc = _loop->add_listener(listen_fd);
@@ -299,6 +300,7 @@ void shard::before_sleep() {
     uint64_t now_ns = base::monotonic_ns();
     for (uint64_t started : _fanout_started) _metrics.fanout.record_ns(now_ns - started);
     _fanout_started.clear();
+    _metrics.frame_heap_allocations.set(_pool.heap_allocations());
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;
         _wake_pending[to] = false;

@@ -73,7 +73,8 @@ void shard::on_ws_data(session& s, std::span<uint8_t> data) {
                     on_text(s, r.payload);
                 } else {
                     if (received_ns == 0) received_ns = base::monotonic_ns();
-                    if (_fanout_started.size() < 4096) _fanout_started.push_back(received_ns);
+                    if (_fanout_started.size() < fanout_timestamps_max)
+                        _fanout_started.push_back(received_ns);
                     on_binary(s, r.payload);
                 }
                 break;
