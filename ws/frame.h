@@ -41,6 +41,13 @@ size_t encode_frame_header(uint8_t* out, opcode op, uint64_t payload_bytes, bool
 // payload can be unmasked in pieces. Byte-exact for any alignment and size.
 void apply_mask(uint8_t* data, size_t size, const uint8_t key[4], size_t key_offset = 0);
 
+// Copies size payload bytes from src to dst (non-overlapping), masking them on the way when
+// mask_key is set (key_offset as for apply_mask): one pass instead of memcpy + apply_mask. Use it
+// to place payloads behind frame headers: large copies avoid a glibc memcpy slowdown (up to 15x,
+// measured) when dst is a few bytes past src modulo 4 KiB.
+void copy_payload(uint8_t* dst, const uint8_t* src, size_t size, const uint8_t* mask_key = nullptr,
+                  size_t key_offset = 0);
+
 // True for the close codes a peer may send (RFC 6455 7.4 and the IANA registry): 1000-1003,
 // 1007-1014, 3000-4999. Never 1004-1006 or 1015 (reserved, must not be sent), nor unassigned ones.
 bool valid_close_code(uint16_t code);

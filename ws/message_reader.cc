@@ -272,10 +272,8 @@ read_result message_reader::next(std::span<uint8_t> input) {
         }
         const size_t take = std::min<size_t>(available, size - _frame_payload_have);
         uint8_t* dest = _buffer + _message_size + _frame_payload_have;
-        if (take > 0) {
-            std::memcpy(dest, input.data() + position, take);
-            if (masked) apply_mask(dest, take, _mask_key, _frame_payload_have);
-        }
+        copy_payload(dest, input.data() + position, take, masked ? _mask_key : nullptr,
+                     _frame_payload_have);
         _frame_payload_have += static_cast<uint32_t>(take);
         position += take;
         if (_frame_payload_have < size) {

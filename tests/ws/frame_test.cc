@@ -80,6 +80,30 @@ TEST(Frame, MaskMatchesByteReferenceAtEveryAlignment) {
     }
 }
 
+TEST(Frame, CopyPayloadMatchesReference) {
+    std::mt19937 random(7);
+    std::vector<uint8_t> source(5000);
+    for (auto& b : source) b = static_cast<uint8_t>(random());
+    const uint8_t key[4] = {0x0F, 0xF0, 0x55, 0xAA};
+    for (size_t size : {0, 1, 7, 8, 15, 16, 63, 64, 65, 200, 1023, 1024, 1025, 4097}) {
+        for (size_t delta = 0; delta < 20; delta += 3) {
+            for (const uint8_t* mask : {static_cast<const uint8_t*>(nullptr), key}) {
+                const size_t offset = delta % 4;
+                std::vector<uint8_t> out(size + 40, 0xEE);
+                copy_payload(out.data() + delta, source.data() + 1, size, mask, offset);
+                for (size_t i = 0; i < out.size(); ++i) {
+                    uint8_t expected = 0xEE;
+                    if (i >= delta && i < delta + size) {
+                        expected = source[1 + i - delta];
+                        if (mask != nullptr) expected ^= key[(i - delta + offset) % 4];
+                    }
+                    ASSERT_EQ(out[i], expected) << size << " " << delta << " " << i;
+                }
+            }
+        }
+    }
+}
+
 TEST(Frame, MaskingInPiecesEqualsMaskingAtOnce) {
     std::vector<uint8_t> whole(1000), pieces(1000);
     for (size_t i = 0; i < whole.size(); ++i) whole[i] = pieces[i] = static_cast<uint8_t>(i * 7);
