@@ -13,6 +13,7 @@ import time
 import pytest
 
 from harness import T, check_refusal, http_request, room_path, uniq, wait_until
+import wsclient
 from wsclient import WsClient
 
 
@@ -152,7 +153,6 @@ def test_huge_headers_are_431(server):
 
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
-    import wsclient
     r, _ = wsclient.read_http_response(s, b"", time.monotonic() + T(5))
     sender.join(T(5))
     s.close()
@@ -318,8 +318,9 @@ def test_max_room_members(chorusd):
     wait_until(retry, T(5), "room space after a member left").recv_json("welcome")
 
 
-@pytest.mark.parametrize("request_bytes", [b"HELLO\r\n\r\n", b"GET\r\n\r\n",
-                                           b"GET /v1/rooms/r?user=a HTTP/1.1\r\nNoColonHere\r\n\r\n"])
+@pytest.mark.parametrize("request_bytes", [
+    b"HELLO\r\n\r\n", b"GET\r\n\r\n",
+    b"GET /v1/rooms/r?user=a HTTP/1.1\r\nNoColonHere\r\n\r\n"])
 def test_malformed_request_is_400(server, request_bytes):
     r = http_request(server.port, None, raw=request_bytes)
     assert r.status == 400, r
