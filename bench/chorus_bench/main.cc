@@ -129,6 +129,12 @@ void orchestrate(bench_run& run, report& r) {
     uint64_t joined = run.sum([](worker_stats & s) -> auto& { return s.joined; });
     r.connect_rate = r.connect_seconds > 0 ? static_cast<double>(joined) / r.connect_seconds : 0;
 
+    // Samples first, so that the window they open holds every frame of the run.
+    std::string metrics_before, error;
+    if (!o.server_metrics_url.empty() &&
+        !http_get(o.server_metrics_url, 3000, &metrics_before, &error))
+        std::fprintf(stderr, "chorus-bench: %s\n", error.c_str());
+    process_sample window_start = o.server_pid ? sample_process(o.server_pid) : process_sample{};
     uint64_t settle_ns = o.protocol == protocol_kind::raw ? 300 * ms_ns : 50 * ms_ns;
     if (o.scenario == scenario_kind::idle) settle_ns = 500 * ms_ns;
     uint64_t send_start = base::monotonic_ns() + settle_ns;
@@ -136,13 +142,10 @@ void orchestrate(bench_run& run, report& r) {
     run.control.send_stop_ns.store(send_start + o.duration_ms * ms_ns);
     run.control.phase.store(static_cast<int>(run_phase::running));
     run.wait(send_start, [] { return false; });
-
-    std::string metrics_before, error;
-    if (!o.server_metrics_url.empty() &&
-        !http_get(o.server_metrics_url, 3000, &metrics_before, &error))
-        std::fprintf(stderr, "chorus-bench: %s\n", error.c_str());
-    process_sample window_start = o.server_pid ? sample_process(o.server_pid) : process_sample{};
     double bench_cpu_start = own_cpu_seconds();
+    if (o.scenario == scenario_kind::idle && o.server_pid) {
+        window_start = sample_process(o.server_pid);  // every connection settled in
+    }
     run.wait(send_start + o.duration_ms * ms_ns, [] { return false; });
     run.control.phase.store(static_cast<int>(run_phase::draining));
     run.wait(base::monotonic_ns() + o.drain_ms * ms_ns, [&] {
