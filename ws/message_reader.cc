@@ -265,6 +265,10 @@ read_result message_reader::next(std::span<uint8_t> input) {
             _state = state_header;
             return deliver(op, payload, size, position + size);
         }
+        if (available == 0 && size > 0) {  // nothing to keep yet: allocate when bytes arrive
+            result.consumed = position;
+            return result;
+        }
         // The payload goes after the message so far: a fragment extends it, a control frame or
         // a split unfragmented frame sits there until returned.
         if (_frame_payload_have == 0 && !reserve(size_t{_message_size} + size)) {
