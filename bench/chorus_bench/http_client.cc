@@ -6,13 +6,11 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstring>
 
-#include "core/base/clock.h"
 #include "ws/handshake.h"
 
 namespace chorus::bench {
