@@ -277,6 +277,18 @@ void shard::after_wake() {
     _pass_started_ns = base::monotonic_ns();
 }
 
+// The pass's sends are in the kernel now: that ends the fan-out of every audio frame received
+// in this pass, and the pass itself.
+void shard::after_submit() {
+    uint64_t now_ns = base::monotonic_ns();
+    for (uint64_t started : _fanout_started) _metrics.fanout.record_ns(now_ns - started);
+    _fanout_started.clear();
+    if (_pass_started_ns) {
+        _metrics.loop_pass.record_ns(now_ns - _pass_started_ns);
+        _pass_started_ns = 0;
+    }
+}
+
 void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) {
         _draining = true;
@@ -297,18 +309,11 @@ void shard::before_sleep() {
         if (s.phase != session_phase::free) flush(s);
     }
     _dirty.clear();
-    uint64_t now_ns = base::monotonic_ns();
-    for (uint64_t started : _fanout_started) _metrics.fanout.record_ns(now_ns - started);
-    _fanout_started.clear();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;
         _wake_pending[to] = false;
         _context.shards[to]->loop().wake();
-    }
-    if (_pass_started_ns) {
-        _metrics.loop_pass.record_ns(now_ns - _pass_started_ns);
-        _pass_started_ns = 0;
     }
     if (_draining && (_loop->connection_count() == 0 || base::monotonic_ms() >= _drain_deadline_ms))
         _loop->stop();

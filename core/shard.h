@@ -77,6 +77,7 @@ class shard final : public net::loop_handler {
     void on_tick() override;
     void before_sleep() override;
     void after_wake() override;
+    void after_submit() override;
 
     // Test hook: heap allocations made by the frame pool (the audio path must not add any).
     uint64_t frame_heap_allocations() const { return _pool.heap_allocations(); }

@@ -65,7 +65,7 @@ void shard::on_ws_data(session& s, std::span<uint8_t> data) {
                     size_t header = ws::encode_frame_header(
                         frame->data(), text ? ws::opcode::text : ws::opcode::binary,
                         r.payload.size());
-                    std::memcpy(frame->data() + header, r.payload.data(), r.payload.size());
+                    ws::copy_payload(frame->data() + header, r.payload.data(), r.payload.size());
                     frame->size = static_cast<uint32_t>(header + r.payload.size());
                     queue(s, frame);
                     _pool.release(frame);
@@ -182,7 +182,7 @@ void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> aud
     size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
     out[header] = audio_room;
     write_u32_be(out + header + 1, from.id);
-    std::memcpy(out + header + 5, audio.data(), audio.size());
+    ws::copy_payload(out + header + 5, audio.data(), audio.size());
     frame->size = static_cast<uint32_t>(header + body);
     uint64_t soft = _config.send_queue_soft_bytes;
     for (member* other : from.home->present) {
@@ -227,7 +227,7 @@ void shard::whisper_audio(session& s, member& from, std::span<const uint8_t> res
     size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
     out[header] = audio_whisper;
     write_u32_be(out + header + 1, from.id);
-    std::memcpy(out + header + 5, audio.data(), audio.size());
+    ws::copy_payload(out + header + 5, audio.data(), audio.size());
     frame->size = static_cast<uint32_t>(header + body);
     queue(*target.connection, frame);
     _metrics.audio_deliveries.add();

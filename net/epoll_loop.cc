@@ -163,6 +163,7 @@ class epoll_loop final : public event_loop {
         epoll_event events[events_max];
         while (!_stop.load(std::memory_order_acquire)) {
             _handler->before_sleep();
+            _handler->after_submit();  // sends were written in send()
             dispatch_completed();
             uint64_t now = base::monotonic_ms();
             int wait_ms = next_tick > now ? static_cast<int>(next_tick - now) : 0;

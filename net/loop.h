@@ -62,6 +62,9 @@ class loop_handler {
     virtual void on_tick() = 0;
     // The loop is about to wait for events: write replies now so they are submitted together.
     virtual void before_sleep() = 0;
+    // The sends of this pass have been handed to the kernel (io_uring: submitted; epoll: written
+    // in send()); the loop is about to wait. For timing the pass and the fan-out.
+    virtual void after_submit() {}
     // The wait returned; a pass begins (for loop-pass timing).
     virtual void after_wake() {}
 };
