@@ -41,6 +41,20 @@ shared_frame* frame_pool::allocate(size_t bytes) {
     return frame;
 }
 
+void frame_pool::trim() {
+    for (int c = 0; c < class_count; ++c) {
+        uint32_t reserve = static_cast<uint32_t>(reserve_bytes_per_class / class_bytes[c]);
+        if (_free_count[c] <= reserve) continue;
+        uint32_t release = (_free_count[c] - reserve + 1) / 2;
+        for (uint32_t i = 0; i < release; ++i) {
+            shared_frame* frame = _free[c];
+            _free[c] = frame->next_free;
+            std::free(frame);
+        }
+        _free_count[c] -= release;
+    }
+}
+
 void frame_pool::recycle(shared_frame* frame) {
     --_live;
     int size_class = frame->size_class;

@@ -34,6 +34,9 @@ class frame_pool {
         CHORUS_ASSERT(frame->refs > 0);
         if (--frame->refs == 0) recycle(frame);
     }
+    // Gives back to the heap part of each free list beyond its reserve (a byte budget per size
+    // class), so that memory taken by a burst returns over a few calls. Called once a second.
+    void trim();
     // Heap allocations made so far: a test hook proving the audio path reuses buffers.
     uint64_t heap_allocations() const { return _heap_allocations; }
     uint64_t frames_live() const { return _live; }
@@ -42,6 +45,7 @@ class frame_pool {
     static constexpr int class_count = 5;
     static constexpr uint32_t class_bytes[class_count] = {256, 1024, 4096, 17408, 66560};
     static constexpr uint32_t free_max_per_class = 16384;
+    static constexpr uint64_t reserve_bytes_per_class = 1 << 20;
     void recycle(shared_frame* frame);
 
     shared_frame* _free[class_count] = {};

@@ -324,6 +324,7 @@ void shard::on_tick() {
     uint32_t now = now_ms();
     sweep(now);
     expire_away(base::monotonic_ms());
+    if (++_ticks % sweep_ticks_per_second == 0) _pool.trim();
 }
 
 // Visits a slice of the session table each tick, so that every slot is seen at least once per

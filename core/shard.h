@@ -162,6 +162,7 @@ class shard final : public net::loop_handler {
     uint64_t _epoch_ms;
     uint64_t _pass_started_ns = 0;
     uint32_t _sweep_cursor = 0;
+    uint32_t _ticks = 0;
     std::atomic<bool> _drain_requested{false};
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;
