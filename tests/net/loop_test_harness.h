@@ -305,8 +305,8 @@ inline int connect_client(uint16_t port, int receive_buffer_bytes = 0) {
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) return fd;
-    // A blocking connect with a timeout can return EINTR without any signal (task work queued
-    // to this thread); the handshake goes on, so wait for it and read its outcome.
+    // Seen in this suite: a blocking connect with a timeout returns EINTR with no signal
+    // handler installed (the cause is not known). The handshake goes on: wait for its outcome.
     if (errno == EINTR) {
         pollfd poll_fd{fd, POLLOUT, 0};
         int error = 0;
