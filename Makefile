@@ -37,7 +37,7 @@ UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
 .SECONDARY:
-.PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench \
+.PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench soak \
   check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
@@ -145,6 +145,10 @@ fuzz: deps $(FUZZ_BINS)
 
 bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
 	bash bench/run_bench.sh $(BENCH_ARGS)
+
+# 30 minutes of rooms + churn + resume, sampling RSS, fds and latency each minute (not in CI).
+soak: deps $(CHORUSD) $(BENCH_TOOL)
+	BUILD=$(BUILD) bash tools/soak.sh
 
 # Includes must point downward: core/base <- net, ws <- core <- core/cluster <- tools.
 check-includes:

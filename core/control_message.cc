@@ -27,6 +27,71 @@ bool raw_value(simdjson::ondemand::value value, std::string& out) {
     return true;
 }
 
+// True when text is one JSON number by the grammar of RFC 8259.
+bool json_number(std::string_view text) {
+    size_t i = 0;
+    auto digits = [&] {
+        size_t start = i;
+        while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < text.size() && text[i] == '-') ++i;
+    if (i < text.size() && text[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == text.size();
+}
+
+// simdjson reports a number it cannot hold (beyond 64 bits, or a float out of range) with the
+// same error as a malformed one, yet such numbers are valid JSON and "t" may be anything. On
+// that error, every well-formed number outside strings is masked to 0 (same length) in a copy,
+// which must then validate: malformed numbers and everything else are still judged.
+bool valid_json(simdjson::dom::parser& dom, const std::string& input, size_t length) {
+    simdjson::error_code error = dom.parse(input.data(), length, false).error();
+    if (error == simdjson::SUCCESS) return true;
+    if (error != simdjson::NUMBER_ERROR) return false;
+    std::string masked = input;
+    auto number_char = [](char c) {
+        return (c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-';
+    };
+    bool in_string = false;
+    for (size_t i = 0; i < length; ++i) {
+        char c = masked[i];
+        if (in_string) {
+            if (c == '\\') {
+                ++i;
+            } else if (c == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+            continue;
+        }
+        if (!number_char(c)) continue;
+        size_t end = i;
+        while (end < length && number_char(masked[end])) ++end;
+        if (json_number(std::string_view(masked).substr(i, end - i))) {
+            masked[i] = '0';
+            for (size_t k = i + 1; k < end; ++k) masked[k] = ' ';
+        }
+        i = end - 1;
+    }
+    return dom.parse(masked.data(), length, false).error() == simdjson::SUCCESS;
+}
+
 }  // namespace
 
 // Validates the whole message first (a DOM pass also rejects trailing garbage; integers too
@@ -35,9 +100,7 @@ bool raw_value(simdjson::ondemand::value value, std::string& out) {
 const char* parse_control(simdjson::dom::parser& dom, simdjson::ondemand::parser& parser,
                           std::string& input, size_t length, control_message& out) {
     using namespace simdjson;
-    error_code valid = dom.parse(input.data(), length, false).error();
-    if (valid != SUCCESS && valid != NUMBER_OUT_OF_RANGE && valid != NUMBER_ERROR)
-        return "not JSON";
+    if (!valid_json(dom, input, length)) return "not JSON";
     ondemand::document doc;
     if (parser.iterate(input.data(), length, input.size()).get(doc)) return "not JSON";
     ondemand::object object;

@@ -42,8 +42,10 @@ class frame_pool {
     uint64_t frames_live() const { return _live; }
 
   private:
-    static constexpr int class_count = 5;
-    static constexpr uint32_t class_bytes[class_count] = {256, 1024, 4096, 17408, 66560};
+    // 128 holds a typical audio frame (120-byte payload) and a joined event; 17408 a 16 KiB
+    // message with its header.
+    static constexpr int class_count = 6;
+    static constexpr uint32_t class_bytes[class_count] = {128, 256, 1024, 4096, 17408, 66560};
     static constexpr uint32_t free_max_per_class = 16384;
     static constexpr uint64_t reserve_bytes_per_class = 1 << 20;
     void recycle(shared_frame* frame);

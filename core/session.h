@@ -42,6 +42,9 @@ struct session {
     uint32_t last_ping_ms = 0;
     uint32_t ip_slot = UINT32_MAX;  // per-IP counter slot, UINT32_MAX when not counted
     uint32_t handoff_to = 0;        // the room's home shard while the socket is being moved
+    uint32_t in_flight_bytes = 0;   // bytes of the send the kernel holds now
+    uint32_t pass_bytes = 0;        // bytes queued during pass `pass_id`
+    uint32_t pass_id = 0;
     uint32_t error_second[static_cast<int>(limited_error::count)] = {};
     ws::message_reader reader{ws::role::server, 0};
     outbound_queue out;
@@ -50,29 +53,31 @@ struct session {
     base::token_bucket text_bucket;
 };
 
+// Field order packs the struct into 120 bytes: one of these lives for every room member.
 struct member {
     uint32_t id = 0;
-    std::string user;
-    std::string name;
-    session* connection = nullptr;  // nullptr while away
+    uint32_t present_index = UINT32_MAX;  // position in room::present
+    uint32_t away_index = UINT32_MAX;     // position in the shard's away list
     bool muted = false;
     bool admin_muted = false;  // an admin's mute is sticky: the member cannot unmute itself
     bool speak = true;
     bool admin = false;
+    std::string user;
+    std::string name;
+    session* connection = nullptr;  // nullptr while away
+    room* home = nullptr;
     uint64_t resume_session = 0;  // bound into the resume token; a new join gets a new one
     uint64_t away_deadline_ms = 0;
-    uint32_t present_index = UINT32_MAX;  // position in room::present
-    uint32_t away_index = UINT32_MAX;     // position in the shard's away list
-    room* home = nullptr;
-    std::vector<shared_frame*> held_whispers;  // text whispers that arrived while away
+    // Text whispers that arrived while away; allocated only then.
+    std::unique_ptr<std::vector<shared_frame*>> held_whispers;
 };
+static_assert(sizeof(member) <= 120, "a member per room member: keep it small");
 
 struct room {
     std::string id;
     std::unique_ptr<room_ledger> ledger;
     std::unordered_map<uint32_t, std::unique_ptr<member>> members;  // present and away
-    std::unordered_map<std::string, uint32_t> by_user;
-    std::vector<member*> present;  // fan-out targets, contiguous
+    std::vector<member*> present;                                   // fan-out targets, contiguous
 };
 
 }  // namespace chorus::core

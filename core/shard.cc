@@ -25,8 +25,8 @@ shard::~shard() {
         if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
     for (auto& [id, r] : _rooms)
         for (auto& [member_id, m] : r->members)
-            if (m->connection == nullptr)
-                for (shared_frame* f : m->held_whispers) _pool.release(f);
+            if (m->held_whispers)
+                for (shared_frame* f : *m->held_whispers) _pool.release(f);
     _rooms.clear();
     _away.clear();
 }
@@ -47,6 +47,7 @@ bool shard::init(int listen_fd, std::string* error) {
     _loop = uring ? net::make_uring_loop(loop_config, this, error)
                   : net::make_epoll_loop(loop_config, this, error);
     if (!_loop) return false;
+    _iov.reset(new iovec[net::event_loop::iov_max]);
     _session_count = loop_config.connections_max;
     _sessions.reset(new session[_session_count]);
     _wake_pending.assign(_context.shards.size(), false);
@@ -87,6 +88,7 @@ session& shard::open_session(net::conn_handle conn) {
     s.close_code = 0;
     s.opened_ms = s.last_activity_ms = s.last_ping_ms = now_ms();
     s.ip_slot = UINT32_MAX;
+    s.in_flight_bytes = s.pass_bytes = s.pass_id = 0;
     for (uint32_t& second : s.error_second) second = 0;
     s.self = nullptr;
     _metrics.connections.add();
@@ -138,6 +140,11 @@ void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
 }
 
 void shard::queue(session& s, shared_frame* frame) {
+    if (s.pass_id != _pass_id) {
+        s.pass_id = _pass_id;
+        s.pass_bytes = 0;
+    }
+    s.pass_bytes += frame->size;
     s.out.push(_pool, frame);
     _metrics.frames_out.add();
     mark_dirty(s);
@@ -151,11 +158,21 @@ void shard::queue_bytes(session& s, std::string_view bytes) {
     _pool.release(frame);
 }
 
-// Control messages are lossless: they always queue, and a connection whose queue passes the
+// What a connection has failed to take: queued bytes that were already waiting before this
+// pass and are not in the kernel's hands. What this pass queued goes out at its end, so a
+// burst to a healthy receiver is no backlog; a receiver that stops reading builds one at once,
+// whether its kernel buffer is full (a send in flight) or not.
+uint64_t shard::backlog(const session& s) const {
+    uint64_t fresh = s.pass_id == _pass_id ? s.pass_bytes : 0;
+    uint64_t held = s.in_flight_bytes + fresh;
+    return s.out.bytes() > held ? s.out.bytes() - held : 0;
+}
+
+// Control messages are lossless: they always queue, and a connection whose backlog passes the
 // hard limit is closed as a slow consumer (1013). Returns false if the session was closed.
 bool shard::queue_control(session& s, shared_frame* frame) {
     if (s.phase != session_phase::websocket) return false;
-    if (s.sending && s.out.bytes() + frame->size > _config.send_queue_hard_bytes) {
+    if (backlog(s) + frame->size > _config.send_queue_hard_bytes) {
         close_with(s, 1013, "slow consumer");
         return false;
     }
@@ -171,10 +188,14 @@ void shard::mark_dirty(session& s) {
 
 void shard::flush(session& s) {
     if (s.sending || s.out.empty()) return;
-    iovec iov[net::event_loop::iov_max];
+    iovec* iov = _iov.get();
     int count = s.out.fill(iov, net::event_loop::iov_max);
+    if (count == 0) return;
     if (_loop->send(s.conn, iov, count)) {
         s.sending = true;
+        uint64_t bytes = 0;
+        for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
+        s.in_flight_bytes = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));
         _metrics.sends.add();
     }
 }
@@ -183,6 +204,7 @@ void shard::on_sent(net::conn_handle conn, int64_t result) {
     session* s = find(conn);
     if (!s) return;
     s->sending = false;
+    s->in_flight_bytes = 0;
     if (result < 0) {
         on_hangup(conn, static_cast<int>(result));
         return;
@@ -275,6 +297,7 @@ void shard::release_session(session& s) {
 
 void shard::after_wake() {
     _pass_started_ns = base::monotonic_ns();
+    ++_pass_id;  // what is queued from here on is this pass's
 }
 
 // The pass's sends are in the kernel now: that ends the fan-out of every audio frame received

@@ -89,6 +89,7 @@ class shard final : public net::loop_handler {
     void queue(session& s, shared_frame* frame);
     void queue_bytes(session& s, std::string_view bytes);
     bool queue_control(session& s, shared_frame* frame);
+    uint64_t backlog(const session& s) const;
     void mark_dirty(session& s);
     void flush(session& s);
     void close_with(session& s, uint16_t code, std::string_view reason);
@@ -149,6 +150,7 @@ class shard final : public net::loop_handler {
     std::unique_ptr<session[]> _sessions;  // indexed like the loop's connection slab
     uint32_t _session_count = 0;
     std::vector<uint32_t> _dirty;
+    std::unique_ptr<iovec[]> _iov;  // scratch for one flush
     frame_pool _pool;
     std::unordered_map<std::string, std::unique_ptr<room>> _rooms;
     std::vector<member*> _away;  // members waiting out their resume grace
@@ -163,6 +165,7 @@ class shard final : public net::loop_handler {
     uint64_t _pass_started_ns = 0;
     uint32_t _sweep_cursor = 0;
     uint32_t _ticks = 0;
+    uint32_t _pass_id = 1;
     std::atomic<bool> _drain_requested{false};
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;

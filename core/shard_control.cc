@@ -62,9 +62,13 @@ void shard::on_text(session& s, std::span<const uint8_t> payload) {
         member& target = *found->second;
         if (target.connection) {
             queue_control(*target.connection, frame);
-        } else if (target.held_whispers.size() < whispers_held_max) {
-            target.held_whispers.push_back(frame);  // delivered after the replay on resume
-            _pool.retain(frame);
+        } else {
+            if (!target.held_whispers)
+                target.held_whispers = std::make_unique<std::vector<shared_frame*>>();
+            if (target.held_whispers->size() < whispers_held_max) {
+                target.held_whispers->push_back(frame);  // delivered after the replay on resume
+                _pool.retain(frame);
+            }
         }
         _pool.release(frame);
     } else if (type == "mute") {

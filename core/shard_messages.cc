@@ -171,10 +171,8 @@ void shard::on_binary(session& s, std::span<const uint8_t> payload) {
     }
 }
 
-// One encoded frame, one reference per receiver. A receiver whose kernel buffer is full (a send
-// still in flight) and whose queue is over the soft limit loses this frame (audio is lossy);
-// nobody else waits for it. What queues within one pass for a connection that is not blocked
-// is written at the end of the pass, so it does not count as a backlog.
+// One encoded frame, one reference per receiver. A receiver whose backlog (see backlog()) is over
+// the soft limit loses this frame (audio is lossy); nobody else waits for it.
 void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> audio) {
     size_t body = 5 + audio.size();
     shared_frame* frame = _pool.allocate(body + 10);
@@ -188,7 +186,7 @@ void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> aud
     for (member* other : from.home->present) {
         if (other == &from) continue;
         session& target = *other->connection;
-        if (target.sending && target.out.bytes() >= soft) {
+        if (backlog(target) >= soft) {
             _metrics.audio_dropped_slow.add();
             continue;
         }
@@ -216,8 +214,7 @@ void shard::whisper_audio(session& s, member& from, std::span<const uint8_t> res
     }
     member& target = *found->second;
     if (!target.connection || audio.empty()) return;  // away: audio is dropped
-    if (target.connection->sending &&
-        target.connection->out.bytes() >= _config.send_queue_soft_bytes) {
+    if (backlog(*target.connection) >= _config.send_queue_soft_bytes) {
         _metrics.audio_dropped_slow.add();
         return;
     }

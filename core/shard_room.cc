@@ -145,15 +145,19 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
         // The grace has run out: an ordinary join follows.
     }
     room& r = open_room(room_id);
-    auto previous = r.by_user.find(user);
-    size_t occupied = r.members.size() - (previous != r.by_user.end() ? 1 : 0);
+    // A scan rather than a user index: it runs once per join, and an index would cost every
+    // member of every room another map node.
+    member* previous = nullptr;
+    for (auto& [id, candidate] : r.members)
+        if (candidate->user == user) previous = candidate.get();
+    size_t occupied = r.members.size() - (previous ? 1 : 0);
     if (occupied >= _config.max_room_members) {
         refuse(s, 409, "room_full", "the room is full");
         maybe_end_room(r);
         return;
     }
-    if (previous != r.by_user.end()) {
-        member& old = *r.members.at(previous->second);
+    if (previous) {
+        member& old = *previous;
         if (old.connection) close_with(*old.connection, 4009, "replaced by a new connection");
         member_gone(old, "replaced");
     }
@@ -166,7 +170,6 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
     m.admin = admin;
     m.resume_session = random_u64();
     m.home = &r;
-    r.by_user[m.user] = m.id;
     r.members[m.id] = std::move(fresh);
     _metrics.members.add();
     upgrade(s, request, chorus_v1);
@@ -249,11 +252,13 @@ void shard::admit(session& s, room& r, member& m, bool resumed, bool gap, uint64
         queue_control(s, frame);
         _pool.release(frame);
     }
-    for (shared_frame* frame : m.held_whispers) {
-        queue_control(s, frame);
-        _pool.release(frame);
+    if (m.held_whispers) {
+        for (shared_frame* frame : *m.held_whispers) {
+            queue_control(s, frame);
+            _pool.release(frame);
+        }
+        m.held_whispers.reset();
     }
-    m.held_whispers.clear();
     if (resumed) return;
     json = "{\"type\":\"joined\",\"seq\":" + std::to_string(seq) + ",";
     std::string body;
@@ -290,8 +295,10 @@ void shard::member_gone(member& m, std::string_view reason) {
         _away.pop_back();
         m.away_index = UINT32_MAX;
     }
-    for (shared_frame* frame : m.held_whispers) _pool.release(frame);
-    m.held_whispers.clear();
+    if (m.held_whispers) {
+        for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
+        m.held_whispers.reset();
+    }
     uint64_t seq = r.ledger->next_seq();
     std::string json = "{\"type\":\"left\",\"seq\":" + std::to_string(seq) +
                        ",\"member\":" + std::to_string(m.id) + ",\"user\":\"";
@@ -299,7 +306,6 @@ void shard::member_gone(member& m, std::string_view reason) {
     json += "\",\"reason\":\"";
     json += reason;
     json += "\"}";
-    r.by_user.erase(m.user);
     uint32_t id = m.id;
     std::unique_ptr<member> gone = std::move(r.members.at(id));
     r.members.erase(id);

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "core/base/assert.h"
@@ -18,14 +19,18 @@ namespace chorus::net {
 // finished: closed or detached, the owner not yet told; the slot is not reused before that.
 enum class conn_state : uint8_t { free, open, lingering, closing, detaching, finished };
 
-// Storage for one send in flight. Only connections that are sending hold one, so idle
-// connections cost no iovec memory.
+// Storage for one send in flight, sized for its iovec count (2, 8, 64 or 1024). Only connections
+// that are sending hold one, so idle connections cost no iovec memory, and the many small sends of
+// a quiet room do not each pin a kilobyte.
 struct send_op {
     msghdr message{};
-    iovec iov[event_loop::iov_max];
-    int iov_count = 0;
     send_op* next_free = nullptr;
+    int iov_count = 0;
+    int size_class = 0;
+    iovec* iov() { return reinterpret_cast<iovec*>(this + 1); }
 };
+constexpr int send_op_classes = 4;
+constexpr int send_op_iovs[send_op_classes] = {2, 8, 64, event_loop::iov_max};
 
 struct conn_slot {
     int fd = -1;
@@ -47,11 +52,7 @@ class conn_table {
         for (uint32_t i = capacity; i > 0; --i) _free.push_back(i - 1);
     }
     ~conn_table() {
-        while (_free_sends) {
-            send_op* next = _free_sends->next_free;
-            delete _free_sends;
-            _free_sends = next;
-        }
+        for (int c = 0; c < send_op_classes; ++c) trim_send_ops(c, 0);
     }
 
     // Returns an invalid handle when full.
@@ -104,19 +105,42 @@ class conn_table {
     uint32_t capacity() const { return static_cast<uint32_t>(_slots.size()); }
     uint32_t live() const { return _live; }
 
-    send_op* take_send_op() {
-        send_op* op = _free_sends;
+    // A send_op with room for `iov_count` iovecs.
+    send_op* take_send_op(int iov_count) {
+        int c = 0;
+        while (send_op_iovs[c] < iov_count) ++c;
+        send_op* op = _free_sends[c];
         if (op) {
-            _free_sends = op->next_free;
+            _free_sends[c] = op->next_free;
+            --_free_send_count[c];
         } else {
-            op = new send_op();
+            void* memory = ::operator new(sizeof(send_op) + sizeof(iovec) * send_op_iovs[c]);
+            op = new (memory) send_op();
+            op->size_class = c;
         }
         op->next_free = nullptr;
+        op->iov_count = 0;
         return op;
     }
     void give_send_op(send_op* op) {
-        op->next_free = _free_sends;
-        _free_sends = op;
+        int c = op->size_class;
+        op->next_free = _free_sends[c];
+        _free_sends[c] = op;
+        ++_free_send_count[c];
+    }
+    // Frees spare send_ops beyond a reserve (after a burst of many concurrent sends).
+    void trim_send_ops(int c, uint32_t keep) {
+        while (_free_send_count[c] > keep) {
+            send_op* op = _free_sends[c];
+            _free_sends[c] = op->next_free;
+            --_free_send_count[c];
+            op->~send_op();
+            ::operator delete(op);
+        }
+    }
+    void trim_send_ops() {
+        for (int c = 0; c < send_op_classes; ++c)
+            trim_send_ops(c, _free_send_count[c] > 64 ? _free_send_count[c] / 2 + 32 : 64);
     }
 
   private:
@@ -126,7 +150,8 @@ class conn_table {
     }
     std::vector<conn_slot> _slots;
     std::vector<uint32_t> _free;
-    send_op* _free_sends = nullptr;
+    send_op* _free_sends[send_op_classes] = {};
+    uint32_t _free_send_count[send_op_classes] = {};
     uint32_t _live = 0;
 };
 

@@ -22,6 +22,8 @@
 namespace chorus::net {
 namespace {
 
+constexpr int refusals_per_pass_max = 256;
+
 enum class tag : uint8_t { listener = 1, conn, wake };
 
 uint64_t pack(tag kind, uint32_t index, uint32_t generation) {
@@ -112,13 +114,12 @@ class epoll_loop final : public event_loop {
         if (written >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
             // Finished (maybe short) or failed: report it from the loop, like a completion.
             _completed.push_back({conn, written >= 0 ? written : -errno});
-            slot->send = _conns.take_send_op();
-            slot->send->iov_count = 0;
+            slot->send = _conns.take_send_op(1);
             return true;
         }
         // The socket buffer is full: keep the iovecs and wait until it is writable.
-        send_op* request = _conns.take_send_op();
-        std::memcpy(request->iov, iov, sizeof(iovec) * iov_count);
+        send_op* request = _conns.take_send_op(iov_count);
+        std::memcpy(request->iov(), iov, sizeof(iovec) * iov_count);
         request->iov_count = iov_count;
         slot->send = request;
         watch(conn, slot, true);
@@ -129,6 +130,7 @@ class epoll_loop final : public event_loop {
         conn_slot* slot = _conns.find(conn);
         if (!slot || slot->state == conn_state::closing || slot->state == conn_state::detaching)
             return;
+        if (mode == close_mode::graceful && slot->state == conn_state::lingering) return;
         if (mode == close_mode::graceful && slot->state == conn_state::open) {
             slot->state = conn_state::lingering;
             slot->linger_deadline_ms =
@@ -176,6 +178,8 @@ class epoll_loop final : public event_loop {
             if (now >= next_tick) {
                 next_tick = now + _config.tick_ms;
                 expire_lingering(now);
+                _conns.trim_send_ops();
+                resume_accepting();
                 _handler->on_tick();
             }
         }
@@ -284,7 +288,7 @@ class epoll_loop final : public event_loop {
     void retry_send(conn_handle conn) {
         conn_slot* slot = _conns.find(conn);
         send_op* request = slot->send;
-        ssize_t written = ::writev(slot->fd, request->iov, request->iov_count);
+        ssize_t written = ::writev(slot->fd, request->iov(), request->iov_count);
         if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         request->iov_count = 0;
         watch(conn, slot, false);
@@ -315,11 +319,27 @@ class epoll_loop final : public event_loop {
         // Budget spent: level-triggered epoll reports the rest on the next pass.
     }
 
+    void resume_accepting() {
+        for (int id : _accept_paused) {
+            if (_listeners[id] < 0) continue;
+            epoll_event event{};
+            event.events = EPOLLIN;
+            event.data.u64 = pack(tag::listener, static_cast<uint32_t>(id), 0);
+            ::epoll_ctl(_epoll_fd, EPOLL_CTL_ADD, _listeners[id], &event);
+        }
+        _accept_paused.clear();
+    }
+
     void accept_some(int id) {
         for (int i = 0; i < accepts_per_pass_max; ++i) {
             int fd = ::accept4(_listeners[id], nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0) {
-                if (errno == EMFILE || errno == ENFILE) refuse_one(_listeners[id]);
+                if ((errno == EMFILE || errno == ENFILE) && !refuse_waiting(_listeners[id])) {
+                    // No spare descriptor: stop watching the (level-triggered) listener until
+                    // the next tick instead of spinning on it.
+                    ::epoll_ctl(_epoll_fd, EPOLL_CTL_DEL, _listeners[id], nullptr);
+                    _accept_paused.push_back(id);
+                }
                 return;
             }
             if (_conns.live() >= _conns.capacity()) {
@@ -331,11 +351,20 @@ class epoll_loop final : public event_loop {
         }
     }
 
-    void refuse_one(int listener) {
-        if (_spare_fd >= 0) ::close(_spare_fd);
-        int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd >= 0) refuse(fd);
+    // Out of file descriptors: free the spare one, take every waiting connection, tell each we
+    // are overloaded, and take the spare back. Returns false when there is no spare (another
+    // thread took the freed descriptor): the caller pauses accepting until the next tick.
+    bool refuse_waiting(int listener) {
+        if (_spare_fd < 0) _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (_spare_fd < 0) return false;
+        ::close(_spare_fd);
+        for (int i = 0; i < refusals_per_pass_max; ++i) {
+            int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) break;
+            refuse(fd);
+        }
         _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return true;
     }
 
     void refuse(int fd) {
@@ -366,6 +395,7 @@ class epoll_loop final : public event_loop {
     std::unique_ptr<uint8_t[]> _read_buffer;
     std::vector<int> _listeners;
     std::vector<completion> _completed;
+    std::vector<int> _accept_paused;  // listeners waiting for a free descriptor
     std::vector<finished> _finished;
     std::atomic<bool> _stop{false};
 };

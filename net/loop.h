@@ -25,9 +25,12 @@ struct conn_handle {
 enum class backend_kind { uring, epoll };
 const char* backend_name(backend_kind kind);
 
-// How a connection ends. `graceful` flushes what was sent, shuts the write side down and keeps
-// reading (and discarding) until the peer closes or linger runs out, so that a close frame sent
-// just before is not lost to a reset. `abort` closes at once.
+// How a connection ends. `graceful` is for a connection whose owner has nothing left to send: a
+// send still in flight completes (no on_sent follows; a short write is not retried), then the
+// write side is shut down and reads continue (discarded) until the peer closes or linger runs
+// out, so that a close frame sent just before is not lost to a reset. `abort` closes at once
+// with a reset. Known limit: bytes the peer sends while a connection is being detached are
+// dropped on io_uring (a WebSocket client must wait for the 101 before sending).
 enum class close_mode { graceful, abort };
 
 struct loop_config {
@@ -85,7 +88,7 @@ class event_loop {
     // Sends the bytes of `iov` (at most iov_max entries). One send may be in flight per
     // connection; the caller keeps the iovecs' bytes alive until on_sent. Returns false if a
     // send is already in flight or the connection is closing.
-    static constexpr int iov_max = 64;
+    static constexpr int iov_max = 1024;  // UIO_MAXIOV: a pass's frames go out in one send
     virtual bool send(conn_handle conn, const iovec* iov, int iov_count) = 0;
     // Ends a connection; on_closed follows once nothing is in flight. Idempotent.
     virtual void close(conn_handle conn, close_mode mode) = 0;

@@ -24,10 +24,12 @@
 namespace chorus::net {
 namespace {
 
+constexpr int refusals_per_pass_max = 256;
+
 enum class op : uint8_t { accept = 1, recv, send, cancel, wake };
 
 constexpr uint16_t buffer_group = 1;
-constexpr uint32_t buffer_count = 1024;  // power of two
+constexpr uint32_t buffer_count = 512;  // power of two; the kernel touches a page of each
 constexpr uint32_t buffer_bytes = 16 * 1024;
 constexpr unsigned ring_entries = 4096;
 
@@ -131,11 +133,11 @@ class uring_loop final : public event_loop {
         conn_slot* slot = _conns.find(conn);
         if (!slot || slot->state != conn_state::open || slot->send) return false;
         CHORUS_ASSERT(iov_count > 0 && iov_count <= iov_max);
-        send_op* request = _conns.take_send_op();
-        std::memcpy(request->iov, iov, sizeof(iovec) * iov_count);
+        send_op* request = _conns.take_send_op(iov_count);
+        std::memcpy(request->iov(), iov, sizeof(iovec) * iov_count);
         request->iov_count = iov_count;
         request->message = {};
-        request->message.msg_iov = request->iov;
+        request->message.msg_iov = request->iov();
         request->message.msg_iovlen = iov_count;
         slot->send = request;
         io_uring_sqe* sqe = get_sqe();
@@ -150,6 +152,7 @@ class uring_loop final : public event_loop {
         if (!slot || slot->state == conn_state::closing || slot->state == conn_state::detaching ||
             slot->state == conn_state::finished)
             return;
+        if (mode == close_mode::graceful && slot->state == conn_state::lingering) return;
         if (mode == close_mode::graceful && slot->state == conn_state::open) {
             slot->state = conn_state::lingering;
             slot->linger_deadline_ms =
@@ -215,6 +218,10 @@ class uring_loop final : public event_loop {
             if (now >= next_tick) {
                 next_tick = now + _config.tick_ms;
                 expire_lingering(now);
+                _conns.trim_send_ops();
+                for (int id : _accept_paused)
+                    if (_listeners[id] >= 0) arm_accept(id);
+                _accept_paused.clear();
                 _handler->on_tick();
             }
         }
@@ -412,11 +419,15 @@ class uring_loop final : public event_loop {
             if (cqe->res >= 0) ::close(cqe->res);
             return;
         }
-        if (!(cqe->flags & IORING_CQE_F_MORE)) arm_accept(static_cast<int>(id));
-        if (cqe->res < 0) {
-            if (cqe->res == -EMFILE || cqe->res == -ENFILE) refuse_one(_listeners[id]);
-            return;
+        bool more = cqe->flags & IORING_CQE_F_MORE;
+        if (cqe->res == -EMFILE || cqe->res == -ENFILE) {
+            if (!refuse_waiting(_listeners[id])) {
+                if (!more) _accept_paused.push_back(static_cast<int>(id));
+                return;  // re-armed on the next tick, not in a busy loop
+            }
         }
+        if (!more) arm_accept(static_cast<int>(id));
+        if (cqe->res < 0) return;
         int fd = cqe->res;
         if (_conns.live() >= _conns.capacity()) {
             refuse(fd);
@@ -428,11 +439,20 @@ class uring_loop final : public event_loop {
 
     // Out of file descriptors: free the spare one, take the waiting connection, tell it we are
     // overloaded, and take the spare back. The listener keeps working without a busy loop.
-    void refuse_one(int listener) {
-        if (_spare_fd >= 0) ::close(_spare_fd);
-        int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd >= 0) refuse(fd);
+    // Out of file descriptors: free the spare one, take every waiting connection, tell each we
+    // are overloaded, and take the spare back. Returns false when there is no spare (another
+    // thread took the freed descriptor): the caller pauses accepting until the next tick.
+    bool refuse_waiting(int listener) {
+        if (_spare_fd < 0) _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (_spare_fd < 0) return false;
+        ::close(_spare_fd);
+        for (int i = 0; i < refusals_per_pass_max; ++i) {
+            int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+            if (fd < 0) break;
+            refuse(fd);
+        }
         _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return true;
     }
 
     void refuse(int fd) {
@@ -491,7 +511,10 @@ class uring_loop final : public event_loop {
         _conns.give_send_op(slot->send);
         slot->send = nullptr;
         conn_state state = slot->state;
-        if (state == conn_state::lingering) ::shutdown(slot->fd, SHUT_WR);
+        if (state == conn_state::lingering) {
+            ::shutdown(slot->fd, SHUT_WR);  // the owner closed: no on_sent, as with epoll
+            return;
+        }
         if (state == conn_state::closing || state == conn_state::detaching) {
             maybe_finish(conn, slot);
             return;
@@ -510,6 +533,7 @@ class uring_loop final : public event_loop {
     uint32_t _recycled = 0;
     std::vector<int> _listeners;
     std::vector<conn_handle> _rearm;
+    std::vector<int> _accept_paused;  // listeners waiting for a free descriptor
     struct finished {
         conn_handle conn;
         int fd;  // >= 0: detached, the socket goes to the owner

@@ -658,7 +658,7 @@ def test_fd_exhaustion_refuses_politely_and_recovers(chorusd, tmp_path, monkeypa
     with AudioFlow(server):
         bulk = Bulk(server.port)
         crowd = [bulk.open() for _ in range(100)]
-        bulk.pump(lambda b: sum(c["closed"] for c in crowd) >= 100 - 16, T(5),
+        bulk.pump(lambda b: sum(c["closed"] for c in crowd) >= 100 - 16, T(10),
                   "the connections beyond the limit to be refused")
         refused = [c for c in crowd if c["closed"]]
         polite = [c for c in refused if c["status"] == 503]
@@ -688,21 +688,19 @@ def test_fd_exhaustion_refuses_politely_and_recovers(chorusd, tmp_path, monkeypa
     assert_healthy(server, rss)
 
 
-# ---- known server bugs (issue 7 report): kept, marked xfail until fixed ---------------------
-
-QUEUE_BUG = ("server bug: the send-queue limits (PROTOCOL.md section 5) are only checked while a "
-             "send is in flight, and each loop pass writes at most iov_max (64) frames, so a "
-             "receiver fed many small frames per pass is never 'blocked' and its queue grows "
-             "without bound (no drop, no 1013)")
+# ---- floods of small frames and malformed numbers (both were server bugs, now fixed) ------
 
 
 def _flood_until_sent(client, data):
+    """Sends it all, or until the server cuts the abuser off (a reset is the 1013 close)."""
     client.sock.settimeout(T(20))
-    client.sock.sendall(data)
+    try:
+        client.sock.sendall(data)
+    except (ConnectionResetError, BrokenPipeError):
+        pass
 
 
 @pytest.mark.deadline(40)
-@pytest.mark.xfail(strict=True, reason=QUEUE_BUG)
 def test_ping_flood_from_a_client_that_never_reads_is_bounded(chorusd):
     """300k pings (38 MB of pongs) from a client with a tiny receive buffer that does not read:
     the pongs beyond --send-queue-hard must close it (1013, a reset), not pile up in the
@@ -726,7 +724,6 @@ def test_ping_flood_from_a_client_that_never_reads_is_bounded(chorusd):
 
 
 @pytest.mark.deadline(40)
-@pytest.mark.xfail(strict=True, reason=QUEUE_BUG)
 def test_audio_flood_to_a_member_that_never_reads_is_dropped(chorusd):
     """1M tiny room-audio frames (27 MB) into a room whose other member never reads: beyond
     --send-queue-soft they must be dropped (chorus_audio_dropped_slow_total), memory bounded."""
@@ -745,13 +742,6 @@ def test_audio_flood_to_a_member_that_never_reads_is_dropped(chorusd):
         assert dropped and int(dropped[0].split()[-1]) > 0, dropped
 
 
-PING_BUG = ("server bug: parse_control lets simdjson's NUMBER_ERROR through for big integers, "
-            "but simdjson 3.0.1 uses the same code for malformed numbers and stops validating "
-            "there: 't' such as 01 or - is echoed into a pong that is not JSON, and anything "
-            "after the first big number (bad escapes, a second document) is accepted")
-
-
-@pytest.mark.xfail(strict=True, reason=PING_BUG)
 @pytest.mark.parametrize("text", ['{"type":"ping","t":01}', '{"type":"ping","t":-}',
                                   '{"type":"ping","t":1x<>/}',
                                   '{"type":"chat","t":1e999,"text":"a"} {"type":"x"}'])
