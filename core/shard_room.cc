@@ -136,6 +136,7 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
                     m.away_index = UINT32_MAX;
                 }
                 m.name = name;
+                m.resume_session = random_u64();  // older tokens stop working
                 _metrics.resumes.add();
                 upgrade(s, request, chorus_v1);
                 admit(s, r, m, true, !has_last_seq, last_seq, has_last_seq, {}, chorus_v1);

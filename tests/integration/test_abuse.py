@@ -583,15 +583,25 @@ def test_forged_expired_and_replayed_resume_tokens(chorusd):
         paths.append(f"/v1/rooms/{room}?user=a&resume=%zz")  # a malformed escape
         for path in paths:
             check_refusal(server.refused(path), 403, "forbidden")
-        # Replayed: the same token resumes again and again; each takes over the live one (4009)
-        # with no left/joined for the others.
+        # Replayed: the current token takes over the live connection (4009) with no left/joined
+        # for the others. Each resume draws a new session, so a replayed OLD token no longer
+        # resumes: it is an ordinary join that replaces the member (4009, left "replaced").
         a2 = server.join(room, user="a", resume=token, last_seq=2)
         a.expect_close(4009)
         assert a2.welcome["resumed"] is True and a2.member == a.member
-        a3 = server.join(room, user="a", resume=token, last_seq=2)
+        assert harness.barrier(b) == []
+        a3 = server.join(room, user="a", resume=a2.welcome["resume"], last_seq=2)
         a2.expect_close(4009)
         assert a3.welcome["resumed"] is True and a3.member == a.member
         assert harness.barrier(b) == []
+        stale = server.join(room, user="a", resume=token, last_seq=2)
+        a3.expect_close(4009)
+        assert stale.welcome["resumed"] is False and stale.member != a.member
+        left = b.recv_json("left")
+        assert left["member"] == a.member and left["reason"] == "replaced"
+        assert b.recv_json("joined")["member"] == stale.member
+        token, a3 = stale.welcome["resume"], stale
+        a = stale
         # Expired: after the grace (and the left), the token only gets an ordinary join.
         a3.abort()
         left = b.recv_json("left", timeout=T(3))
