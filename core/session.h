@@ -45,7 +45,8 @@ struct session {
     uint32_t in_flight_bytes = 0;   // bytes of the send the kernel holds now
     uint32_t pass_bytes = 0;        // bytes queued during pass `pass_id`
     uint32_t pass_id = 0;
-    uint32_t error_second[static_cast<int>(limited_error::count)] = {};
+    uint32_t error_second[static_cast<int>(limited_error::count)] = {};  // ms of last, +1
+    uint32_t closing_since_ms = 0;
     ws::message_reader reader{ws::role::server, 0};
     outbound_queue out;
     std::unique_ptr<std::string> http_in;  // the request head while in the http phase

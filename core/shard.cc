@@ -89,6 +89,7 @@ session& shard::open_session(net::conn_handle conn) {
     s.opened_ms = s.last_activity_ms = s.last_ping_ms = now_ms();
     s.ip_slot = UINT32_MAX;
     s.in_flight_bytes = s.pass_bytes = s.pass_id = 0;
+    s.closing_since_ms = 0;
     for (uint32_t& second : s.error_second) second = 0;
     s.self = nullptr;
     _metrics.connections.add();
@@ -172,7 +173,11 @@ uint64_t shard::backlog(const session& s) const {
 // hard limit is closed as a slow consumer (1013). Returns false if the session was closed.
 bool shard::queue_control(session& s, shared_frame* frame) {
     if (s.phase != session_phase::websocket) return false;
-    if (backlog(s) + frame->size > _config.send_queue_hard_bytes) {
+    // The echo endpoint carries messages of up to 16 MiB: it may hold two of them.
+    uint64_t hard = s.kind == session_kind::echo ? std::max<uint64_t>(_config.send_queue_hard_bytes,
+                                                                      2 * echo_message_bytes_max)
+                                                 : _config.send_queue_hard_bytes;
+    if (backlog(s) + frame->size > hard) {
         close_with(s, 1013, "slow consumer");
         return false;
     }
@@ -215,7 +220,6 @@ void shard::on_sent(net::conn_handle conn, int64_t result) {
         mark_dirty(*s);
         return;
     }
-    s->out.shrink();
     if (s->close_queued) {
         // Everything up to and including our close frame (or final response) is written.
         _loop->close(s->conn, net::close_mode::graceful);
@@ -242,6 +246,7 @@ void shard::close_with(session& s, uint16_t code, std::string_view reason) {
     }
     s.phase = session_phase::closing;
     s.close_queued = true;
+    s.closing_since_ms = now_ms() | 1;
     if (code == 1013) {
         // A slow consumer will not read what is queued: close at once. The queue is freed in
         // on_closed, after any send still in flight has let go of its bytes.
@@ -261,6 +266,7 @@ void shard::drop_connection(session& s, net::close_mode mode) {
 
 void shard::finish_http(session& s) {
     s.close_queued = true;
+    s.closing_since_ms = now_ms() | 1;
     s.http_in.reset();
 }
 
@@ -363,22 +369,31 @@ void shard::sweep(uint32_t now) {
     for (uint32_t i = 0; i < slice; ++i) {
         session& s = _sessions[_sweep_cursor];
         _sweep_cursor = (_sweep_cursor + 1) % total;
-        if (s.phase == session_phase::http) {
-            if (now - s.opened_ms >= _config.handshake_timeout_ms)
-                drop_connection(s, net::close_mode::abort);
-        } else if (s.phase == session_phase::websocket) {
-            uint32_t silent = now - s.last_activity_ms;
-            if (silent >= _config.idle_timeout_ms) {
-                close_with(s, 1001, "idle timeout");
-            } else if (silent >= _config.ping_interval_ms &&
-                       now - s.last_ping_ms >= _config.ping_interval_ms) {
-                s.last_ping_ms = now;
-                shared_frame* ping = _pool.allocate(2);
-                ping->size = static_cast<uint32_t>(
-                    ws::encode_frame_header(ping->data(), ws::opcode::ping, 0));
-                queue_control(s, ping);
-                _pool.release(ping);
-            }
+        sweep_one(s, now);
+    }
+}
+
+void shard::sweep_one(session& s, uint32_t now) {
+    if (s.phase == session_phase::http) {
+        if (now - s.opened_ms >= _config.handshake_timeout_ms)
+            drop_connection(s, net::close_mode::abort);
+    } else if (s.phase == session_phase::closing) {
+        // A close frame stuck behind data the peer never reads: give up after the linger time.
+        if (s.close_queued && s.closing_since_ms != 0 && now - s.closing_since_ms >= closing_ms_max)
+            _loop->close(s.conn, net::close_mode::abort);
+    } else if (s.phase == session_phase::websocket) {
+        if (!s.sending && s.out.empty()) s.out.shrink();  // idle: no queue memory
+        uint32_t silent = now - s.last_activity_ms;
+        if (silent >= _config.idle_timeout_ms) {
+            close_with(s, 1001, "idle timeout");
+        } else if (silent >= _config.ping_interval_ms &&
+                   now - s.last_ping_ms >= _config.ping_interval_ms) {
+            s.last_ping_ms = now;
+            shared_frame* ping = _pool.allocate(2);
+            ping->size =
+                static_cast<uint32_t>(ws::encode_frame_header(ping->data(), ws::opcode::ping, 0));
+            queue_control(s, ping);
+            _pool.release(ping);
         }
     }
 }
@@ -396,13 +411,23 @@ void shard::post(uint32_t to, const cross_record& record) {
             (void)written;
             ::close(copy.fd);
             delete static_cast<std::string*>(copy.data);
-            _context.connections.fetch_sub(1, std::memory_order_relaxed);
-        } else if (copy.kind == cross_kind::rooms_query || copy.kind == cross_kind::rooms_reply) {
+            release_counts(copy.tag);
+        } else if (copy.kind == cross_kind::rooms_query) {
+            // The other shard will not answer: count it as an empty reply.
+            collect_rooms_reply({cross_kind::rooms_reply, to, -1, copy.tag, 0, nullptr});
+        } else if (copy.kind == cross_kind::rooms_reply) {
             delete static_cast<std::string*>(copy.data);
         }
         return;
     }
     _wake_pending[to] = true;
+}
+
+// Gives back the global and per-IP counts of a connection that never got a session here.
+void shard::release_counts(uint32_t ip_slot) {
+    _context.connections.fetch_sub(1, std::memory_order_relaxed);
+    if (ip_slot != UINT32_MAX)
+        _context.ip_connections[ip_slot].fetch_sub(1, std::memory_order_relaxed);
 }
 
 void shard::on_wake() {
@@ -431,9 +456,14 @@ void shard::handle_record(const cross_record& record) {
     switch (record.kind) {
         case cross_kind::handoff: {
             std::unique_ptr<std::string> head(static_cast<std::string*>(record.data));
+            if (_draining) {  // too late to join here: the client reconnects elsewhere
+                ::close(record.fd);
+                release_counts(record.tag);
+                return;
+            }
             net::conn_handle conn = _loop->adopt(record.fd);
             if (!conn.valid()) {
-                _context.connections.fetch_sub(1, std::memory_order_relaxed);
+                release_counts(record.tag);
                 return;
             }
             session& s = open_session(conn);

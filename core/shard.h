@@ -97,7 +97,9 @@ class shard final : public net::loop_handler {
     void drop_connection(session& s, net::close_mode mode);
     void release_session(session& s);
     void sweep(uint32_t now_ms);
+    void sweep_one(session& s, uint32_t now);
     void post(uint32_t to, const cross_record& record);
+    void release_counts(uint32_t ip_slot);
     void drain_rings();
     void handle_record(const cross_record& record);
     uint32_t now_ms() const;
@@ -123,7 +125,7 @@ class shard final : public net::loop_handler {
     room& open_room(std::string_view room_id);
     void maybe_end_room(room& r);
     void broadcast_event(room& r, std::string& json, member* except);
-    void member_gone(member& m, std::string_view reason);
+    void member_gone(member& m, std::string_view reason, bool end_room_if_empty = true);
     void member_away(member& m);
     void attach(member& m, session& s);
     void detach_member(member& m);

@@ -278,6 +278,7 @@ void shard::collect_rooms_reply(const cross_record& record) {
         pending.body += *part;
     }
     if (record.from != _id && pending.replies_missing > 0) --pending.replies_missing;
+    // (a query that could not be posted arrives here as an empty reply "from" its target)
     if (pending.replies_missing > 0) return;
     session* s = find(pending.conn);
     if (s && s->phase == session_phase::http) {

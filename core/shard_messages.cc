@@ -67,7 +67,7 @@ void shard::on_ws_data(session& s, std::span<uint8_t> data) {
                         r.payload.size());
                     ws::copy_payload(frame->data() + header, r.payload.data(), r.payload.size());
                     frame->size = static_cast<uint32_t>(header + r.payload.size());
-                    queue(s, frame);
+                    queue_control(s, frame);  // a peer that does not read is closed (1013)
                     _pool.release(frame);
                 } else if (text) {
                     on_text(s, r.payload);
@@ -112,6 +112,7 @@ void shard::on_peer_close(session& s, uint16_t code) {
     s.close_code = reply;
     s.phase = session_phase::closing;
     s.close_queued = true;
+    s.closing_since_ms = now_ms() | 1;
     shared_frame* frame = _pool.allocate(4 + 2);
     std::string bytes;
     ws::append_close_frame(bytes, code == 1005 ? 0 : reply, {});
@@ -121,11 +122,12 @@ void shard::on_peer_close(session& s, uint16_t code) {
     _pool.release(frame);
 }
 
+// True when an error of this kind went out less than a second ago (so this one is not sent).
 bool shard::limited(session& s, limited_error which) {
-    uint32_t second = now_ms() / 1000 + 1;  // 0 means "never sent"
+    uint32_t now = now_ms() + 1;  // 0 means "never sent"
     uint32_t& last = s.error_second[static_cast<int>(which)];
-    if (last == second) return true;
-    last = second;
+    if (last != 0 && now - last < 1000) return true;
+    last = now;
     return false;
 }
 

@@ -160,7 +160,7 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
     if (previous) {
         member& old = *previous;
         if (old.connection) close_with(*old.connection, 4009, "replaced by a new connection");
-        member_gone(old, "replaced");
+        member_gone(old, "replaced", false);  // the newcomer keeps the room alive
     }
     auto fresh = std::make_unique<member>();
     member& m = *fresh;
@@ -286,7 +286,7 @@ void shard::broadcast_event(room& r, std::string& json, member* except) {
 }
 
 // The member leaves the room for good: `left` to everyone, and the room ends if it was the last.
-void shard::member_gone(member& m, std::string_view reason) {
+void shard::member_gone(member& m, std::string_view reason, bool end_room_if_empty) {
     room& r = *m.home;
     detach_member(m);
     if (m.away_index != UINT32_MAX) {
@@ -313,7 +313,7 @@ void shard::member_gone(member& m, std::string_view reason) {
     uint64_t members = _metrics.members.get();
     _metrics.members.set(members ? members - 1 : 0);
     broadcast_event(r, json, nullptr);
-    maybe_end_room(r);
+    if (end_room_if_empty) maybe_end_room(r);
 }
 
 // The connection dropped without a close frame (or we closed it with 1001/1011/1013): the member

@@ -166,10 +166,12 @@ class epoll_loop final : public event_loop {
         while (!_stop.load(std::memory_order_acquire)) {
             _handler->before_sleep();
             _handler->after_submit();  // sends were written in send()
-            dispatch_completed();
+            // Completions reported here may queue more work (the rest of a short write):
+            // then poll without sleeping, so it goes out in the next pass, not a tick later.
+            bool progressed = dispatch_completed();
             uint64_t now = base::monotonic_ms();
             int wait_ms = next_tick > now ? static_cast<int>(next_tick - now) : 0;
-            if (!_completed.empty() || !_finished.empty()) wait_ms = 0;
+            if (progressed || !_completed.empty() || !_finished.empty()) wait_ms = 0;
             int count = ::epoll_wait(_epoll_fd, events, events_max, wait_ms);
             _handler->after_wake();
             for (int i = 0; i < count; ++i) handle_event(events[i]);
@@ -234,7 +236,9 @@ class epoll_loop final : public event_loop {
         _finished.push_back({conn, fd});
     }
 
-    void dispatch_completed() {
+    // Reports finished sends and closes; true if there was anything to report.
+    bool dispatch_completed() {
+        bool any = !_completed.empty() || !_finished.empty();
         for (size_t i = 0; i < _completed.size(); ++i) {
             completion done = _completed[i];
             conn_slot* slot = _conns.find(done.conn);
@@ -258,6 +262,7 @@ class epoll_loop final : public event_loop {
             }
         }
         _finished.clear();
+        return any;
     }
 
     void handle_event(const epoll_event& event) {
@@ -302,9 +307,12 @@ class epoll_loop final : public event_loop {
             if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
             if (got < 0 && errno == EINTR) continue;
             if (slot->state == conn_state::lingering) {
-                if (got <= 0) finish(conn, slot, conn_state::closing);
-                if (got <= 0) return;
-                continue;  // discard what arrives while closing
+                if (got <= 0) {
+                    finish(conn, slot, conn_state::closing);
+                    return;
+                }
+                budget -= std::min(budget, static_cast<size_t>(got));
+                continue;  // discard what arrives while closing, within the pass budget
             }
             if (got <= 0) {
                 _handler->on_hangup(conn, got == 0 ? 0 : -errno);

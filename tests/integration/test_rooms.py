@@ -182,3 +182,25 @@ def test_room_ends_when_empty_and_seq_restarts(server):
     wait_until(lambda: room not in server.rooms(), T(5), "the empty room to end")
     c = server.join(room, user="c")
     assert c.welcome["seq"] == 1 and c.welcome["members"] == []
+
+
+@pytest.mark.parametrize("old_state", ["connected", "away"])
+def test_lone_member_rejoining_replaces_itself_in_the_same_room(chorusd, old_state):
+    """A member alone in its room joins again without resume (a page reload). Replacing it
+    must not end the room under the newcomer (this once freed the room mid-join)."""
+    server = chorusd("--resume-grace", "10s")
+    room = uniq()
+    old = server.join(room, user="alice")
+    assert old.welcome["seq"] == 1
+    if old_state == "away":
+        old.abort()
+        wait_until(lambda: server.rooms().get(room) == 1, T(5), "the room to hold alice")
+    new = server.join(room, user="alice")
+    if old_state == "connected":
+        old.expect_close(4009)
+    assert new.member != old.member and new.welcome["resumed"] is False
+    # The room lived on: its seq continued past the old join, the left and the new joined.
+    assert new.welcome["seq"] == 3 and new.welcome["members"] == []
+    bob = server.join(room, user="bob")
+    assert [m["member"] for m in bob.welcome["members"]] == [new.member]
+    assert new.recv_json("joined")["member"] == bob.member
