@@ -84,6 +84,7 @@ class uring_loop final : public event_loop {
         }
         _ring_ready = true;
         if (!init_buffers(error)) return false;
+        _pass_bytes.assign(_config.connections_max, 0);
         _wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (_wake_fd < 0) {
@@ -204,6 +205,7 @@ class uring_loop final : public event_loop {
             _handler->after_submit();
             uint64_t now = base::monotonic_ms();
             uint64_t wait_ms = next_tick > now ? next_tick - now : 0;
+            if (!_throttled_prev.empty()) wait_ms = 0;  // throttled readers resume next pass
             __kernel_timespec timeout{};
             timeout.tv_sec = static_cast<long long>(wait_ms / 1000);
             timeout.tv_nsec = static_cast<long long>((wait_ms % 1000) * 1000000);
@@ -391,6 +393,29 @@ class uring_loop final : public event_loop {
                 arm_recv(conn);
         }
         _rearm.clear();
+        // Connections throttled in the previous pass read again; those of this pass wait one.
+        for (conn_handle conn : _throttled_prev) {
+            conn_slot* slot = _conns.find(conn);
+            if (slot && !slot->recv_armed && slot->state == conn_state::open) arm_recv(conn);
+        }
+        _throttled_prev.swap(_throttled_now);
+        _throttled_now.clear();
+        for (uint32_t index : _charged) _pass_bytes[index] = 0;
+        _charged.clear();
+    }
+
+    // Fairness: a connection that delivered more than its budget in one pass has its receive
+    // cancelled; the kernel holds the rest (TCP flow control) until the next pass re-arms it.
+    void charge(conn_handle conn, uint64_t data, int bytes) {
+        uint32_t& used = _pass_bytes[conn.index];
+        if (used == UINT32_MAX) return;  // already cancelled this pass
+        if (used == 0) _charged.push_back(conn.index);
+        used += static_cast<uint32_t>(bytes);
+        if (used <= _config.recv_bytes_per_pass_max) return;
+        used = UINT32_MAX;
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_cancel64(sqe, data, 0);
+        io_uring_sqe_set_data64(sqe, pack(op::cancel, conn.index, conn.generation));
     }
 
     void handle_completion(io_uring_cqe* cqe) {
@@ -485,9 +510,12 @@ class uring_loop final : public event_loop {
                 _handler->on_data(conn, {bytes, static_cast<size_t>(res)});
                 slot = _conns.find(conn);  // the handler may have closed it
                 if (slot && !more && slot->state == conn_state::open) _rearm.push_back(conn);
+                if (slot && more && slot->state == conn_state::open) charge(conn, data, res);
             } else if (res == -ENOBUFS) {
                 _rearm.push_back(conn);
-            } else if (res != -ECANCELED) {
+            } else if (res == -ECANCELED) {
+                _throttled_now.push_back(conn);  // over its budget: reads again next pass
+            } else {
                 _handler->on_hangup(conn, res);
             }
         } else if (slot->state == conn_state::lingering) {
@@ -533,7 +561,10 @@ class uring_loop final : public event_loop {
     uint32_t _recycled = 0;
     std::vector<int> _listeners;
     std::vector<conn_handle> _rearm;
-    std::vector<int> _accept_paused;  // listeners waiting for a free descriptor
+    std::vector<int> _accept_paused;    // listeners waiting for a free descriptor
+    std::vector<uint32_t> _pass_bytes;  // per slot: bytes received this pass
+    std::vector<uint32_t> _charged;     // slots with _pass_bytes to reset
+    std::vector<conn_handle> _throttled_now, _throttled_prev;
     struct finished {
         conn_handle conn;
         int fd;  // >= 0: detached, the socket goes to the owner
