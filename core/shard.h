@@ -116,6 +116,7 @@ class shard final : public net::loop_handler {
     void collect_rooms_reply(const cross_record& record);
     void upgrade(session& s, const ws::http_request& request, bool chorus_v1);
     bool origin_allowed(const ws::http_request& request) const;
+    bool upgrade_allowed(session& s, const ws::http_request& request, bool* chorus_v1);
     std::string rooms_json() const;
 
     // shard_room.cc: joining, leaving, resume, events
@@ -127,6 +128,7 @@ class shard final : public net::loop_handler {
     void broadcast_event(room& r, std::string& json, member* except);
     void member_gone(member& m, std::string_view reason, bool end_room_if_empty = true);
     void member_away(member& m);
+    void leave_away_list(member& m);
     void attach(member& m, session& s);
     void detach_member(member& m);
     void expire_away(uint64_t now_ms);
@@ -143,6 +145,7 @@ class shard final : public net::loop_handler {
     void whisper_audio(session& s, member& from, std::span<const uint8_t> payload);
     void handle_control(session& s, member& m, std::string_view type);
     shared_frame* text_frame(std::string_view json);
+    shared_frame* audio_frame(uint8_t op, uint32_t from, std::span<const uint8_t> audio);
     shared_frame* close_frame(uint16_t code, std::string_view reason);
 
     uint32_t _id;

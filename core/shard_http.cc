@@ -97,6 +97,21 @@ void shard::respond(session& s, int status, std::string_view type, std::string_v
     finish_http(s);
 }
 
+// Origin and RFC 6455 headers of a WebSocket request; refuses (and returns false) otherwise.
+bool shard::upgrade_allowed(session& s, const ws::http_request& request, bool* chorus_v1) {
+    if (!origin_allowed(request)) {
+        refuse(s, 403, "forbidden", "origin not allowed");
+        return false;
+    }
+    ws::upgrade_check check = ws::check_upgrade(request);
+    if (check.http_status != 0) {
+        refuse(s, check.http_status, code_for_status(check.http_status), check.message);
+        return false;
+    }
+    *chorus_v1 = check.offers_chorus_v1;
+    return true;
+}
+
 bool shard::origin_allowed(const ws::http_request& request) const {
     if (_config.allowed_origins.empty()) return true;
     for (const std::string& origin : _config.allowed_origins)
@@ -118,15 +133,8 @@ void shard::handle_request(session& s, const ws::http_request& request) {
             refuse(s, 400, "bad_request", "room must be 1-64 characters of A-Z a-z 0-9 _ . -");
             return;
         }
-        if (!origin_allowed(request)) {
-            refuse(s, 403, "forbidden", "origin not allowed");
-            return;
-        }
-        ws::upgrade_check check = ws::check_upgrade(request);
-        if (check.http_status != 0) {
-            refuse(s, check.http_status, code_for_status(check.http_status), check.message);
-            return;
-        }
+        bool chorus_v1 = false;
+        if (!upgrade_allowed(s, request, &chorus_v1)) return;
         uint32_t home = static_cast<uint32_t>(XXH3_64bits(room_id.data(), room_id.size()) %
                                               _context.shards.size());
         if (home != _id) {
@@ -139,18 +147,11 @@ void shard::handle_request(session& s, const ws::http_request& request) {
         return;
     }
     if (path == "/v1/echo" && _config.echo_endpoint) {
-        if (!origin_allowed(request)) {
-            refuse(s, 403, "forbidden", "origin not allowed");
-            return;
-        }
-        ws::upgrade_check check = ws::check_upgrade(request);
-        if (check.http_status != 0) {
-            refuse(s, check.http_status, code_for_status(check.http_status), check.message);
-            return;
-        }
+        bool chorus_v1 = false;
+        if (!upgrade_allowed(s, request, &chorus_v1)) return;
         s.kind = session_kind::echo;
         s.reader = ws::message_reader(ws::role::server, echo_message_bytes_max);
-        upgrade(s, request, check.offers_chorus_v1);
+        upgrade(s, request, chorus_v1);
         return;
     }
     if (path == "/v1/rooms") {

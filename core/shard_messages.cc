@@ -44,6 +44,19 @@ shared_frame* shard::close_frame(uint16_t code, std::string_view reason) {
     return frame;
 }
 
+// The server's audio frame: op | from u32 BE | payload, as one binary WebSocket frame.
+shared_frame* shard::audio_frame(uint8_t op, uint32_t from, std::span<const uint8_t> audio) {
+    size_t body = 5 + audio.size();
+    shared_frame* frame = _pool.allocate(body + 10);
+    uint8_t* out = frame->data();
+    size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
+    out[header] = op;
+    write_u32_be(out + header + 1, from);
+    ws::copy_payload(out + header + 5, audio.data(), audio.size());
+    frame->size = static_cast<uint32_t>(header + body);
+    return frame;
+}
+
 void shard::on_ws_data(session& s, std::span<uint8_t> data) {
     uint64_t received_ns = 0;
     while (s.phase == session_phase::websocket) {
@@ -176,14 +189,7 @@ void shard::on_binary(session& s, std::span<const uint8_t> payload) {
 // One encoded frame, one reference per receiver. A receiver whose backlog (see backlog()) is over
 // the soft limit loses this frame (audio is lossy); nobody else waits for it.
 void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> audio) {
-    size_t body = 5 + audio.size();
-    shared_frame* frame = _pool.allocate(body + 10);
-    uint8_t* out = frame->data();
-    size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
-    out[header] = audio_room;
-    write_u32_be(out + header + 1, from.id);
-    ws::copy_payload(out + header + 5, audio.data(), audio.size());
-    frame->size = static_cast<uint32_t>(header + body);
+    shared_frame* frame = audio_frame(audio_room, from.id, audio);
     uint64_t soft = _config.send_queue_soft_bytes;
     for (member* other : from.home->present) {
         if (other == &from) continue;
@@ -220,14 +226,7 @@ void shard::whisper_audio(session& s, member& from, std::span<const uint8_t> res
         _metrics.audio_dropped_slow.add();
         return;
     }
-    size_t body = 5 + audio.size();
-    shared_frame* frame = _pool.allocate(body + 10);
-    uint8_t* out = frame->data();
-    size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
-    out[header] = audio_whisper;
-    write_u32_be(out + header + 1, from.id);
-    ws::copy_payload(out + header + 5, audio.data(), audio.size());
-    frame->size = static_cast<uint32_t>(header + body);
+    shared_frame* frame = audio_frame(audio_whisper, from.id, audio);
     queue(*target.connection, frame);
     _metrics.audio_deliveries.add();
     _pool.release(frame);

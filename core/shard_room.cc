@@ -128,13 +128,7 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
                 found->second->resume_session == claims->session) {
                 member& m = *found->second;
                 if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
-                if (m.away_index != UINT32_MAX) {
-                    member* last = _away.back();
-                    _away[m.away_index] = last;
-                    last->away_index = m.away_index;
-                    _away.pop_back();
-                    m.away_index = UINT32_MAX;
-                }
+                leave_away_list(m);
                 m.name = name;
                 m.resume_session = random_u64();  // older tokens stop working
                 _metrics.resumes.add();
@@ -289,13 +283,7 @@ void shard::broadcast_event(room& r, std::string& json, member* except) {
 void shard::member_gone(member& m, std::string_view reason, bool end_room_if_empty) {
     room& r = *m.home;
     detach_member(m);
-    if (m.away_index != UINT32_MAX) {
-        member* last = _away.back();
-        _away[m.away_index] = last;
-        last->away_index = m.away_index;
-        _away.pop_back();
-        m.away_index = UINT32_MAX;
-    }
+    leave_away_list(m);
     if (m.held_whispers) {
         for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
         m.held_whispers.reset();
@@ -314,6 +302,15 @@ void shard::member_gone(member& m, std::string_view reason, bool end_room_if_emp
     _metrics.members.set(members ? members - 1 : 0);
     broadcast_event(r, json, nullptr);
     if (end_room_if_empty) maybe_end_room(r);
+}
+
+void shard::leave_away_list(member& m) {
+    if (m.away_index == UINT32_MAX) return;
+    member* last = _away.back();
+    _away[m.away_index] = last;
+    last->away_index = m.away_index;
+    _away.pop_back();
+    m.away_index = UINT32_MAX;
 }
 
 // The connection dropped without a close frame (or we closed it with 1001/1011/1013): the member

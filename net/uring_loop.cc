@@ -20,11 +20,10 @@
 #include "core/base/clock.h"
 #include "net/conn_table.h"
 #include "net/loop.h"
+#include "net/refusal.h"
 
 namespace chorus::net {
 namespace {
-
-constexpr int refusals_per_pass_max = 256;
 
 enum class op : uint8_t { accept = 1, recv, send, cancel, wake };
 
@@ -464,30 +463,11 @@ class uring_loop final : public event_loop {
 
     // Out of file descriptors: free the spare one, take the waiting connection, tell it we are
     // overloaded, and take the spare back. The listener keeps working without a busy loop.
-    // Out of file descriptors: free the spare one, take every waiting connection, tell each we
-    // are overloaded, and take the spare back. Returns false when there is no spare (another
-    // thread took the freed descriptor): the caller pauses accepting until the next tick.
     bool refuse_waiting(int listener) {
-        if (_spare_fd < 0) _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (_spare_fd < 0) return false;
-        ::close(_spare_fd);
-        for (int i = 0; i < refusals_per_pass_max; ++i) {
-            int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-            if (fd < 0) break;
-            refuse(fd);
-        }
-        _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        return true;
+        return net::refuse_waiting(listener, &_spare_fd, _config.overload_response);
     }
 
-    void refuse(int fd) {
-        if (!_config.overload_response.empty()) {
-            ssize_t written = ::send(fd, _config.overload_response.data(),
-                                     _config.overload_response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-            (void)written;
-        }
-        ::close(fd);
-    }
+    void refuse(int fd) { refuse_connection(fd, _config.overload_response); }
 
     void on_recv_done(uint64_t data, io_uring_cqe* cqe) {
         conn_handle conn;
