@@ -36,7 +36,6 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.SECONDARY:
 .PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench soak \
   check-includes format clean
 
@@ -122,6 +121,7 @@ FUZZ_CXXFLAGS := -O1 -g -std=c++20 -I. -fsanitize=fuzzer-no-link,address,undefin
   -fno-sanitize-recover=all
 FUZZ_LIB_OBJS := $(LIB_SRCS:%.cc=build-fuzz/obj/%.o) build-fuzz/obj/web_assets.o
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.cc=build-fuzz/%)
+.SECONDARY: $(FUZZ_LIB_OBJS)  # keep the instrumented library between fuzz runs
 
 build-fuzz/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
