@@ -11,6 +11,7 @@
 #   SOAK_CHURN_ROOMS=20 SOAK_CHURNERS=40 SOAK_CHURN_RATE=20   joins/leaves/resumes per second
 #   SOAK_THREADS=2       chorusd --threads; BUILD=build; SOAK_CSV=bench/results/soak.csv
 #   SOAK_RSS_SLACK_MIB=8 SOAK_FD_SLACK=16   growth allowed after the warm-up
+#   SOAK_HISTORY=200     chorusd --history (the default 1000 takes ~17 minutes to fill)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ BUILD=${BUILD:-build}
 CHORUSD=$BUILD/chorusd
 BENCH=$BUILD/chorus-bench
 MINUTES=${SOAK_MINUTES:-30}
+# Room histories grow until they hold --history events (chat and whispers add 1 a second per
+# room). 200 fills them within the warm-up, so later growth means a leak, not a filling buffer.
+HISTORY=${SOAK_HISTORY:-200}
 SAMPLE_S=${SOAK_SAMPLE_S:-60}
 WARMUP_MIN=${SOAK_WARMUP_MIN:-$((MINUTES / 5 > 1 ? MINUTES / 5 : 1))}
 ROOMS=${SOAK_ROOMS:-100}
@@ -59,7 +63,8 @@ start_server() {
     local log=$work/chorusd.log
     for _ in 1 2 3; do
         port=$(free_port)
-        "$CHORUSD" --listen "127.0.0.1:$port" --threads "$THREADS" --resume-grace 5s 2>"$log" &
+        "$CHORUSD" --listen "127.0.0.1:$port" --threads "$THREADS" --resume-grace 5s \
+            --history "$HISTORY" 2>"$log" &
         server_pid=$!
         for _ in $(seq 200); do
             grep -q 'ready on' "$log" && return 0
