@@ -18,6 +18,7 @@
 
 #include "core/base/assert.h"
 #include "core/base/clock.h"
+#include "net/buffer_ring.h"
 #include "net/conn_table.h"
 #include "net/loop.h"
 #include "net/refusal.h"
@@ -27,9 +28,6 @@ namespace {
 
 enum class op : uint8_t { accept = 1, recv, send, cancel, wake };
 
-constexpr uint16_t buffer_group = 1;
-constexpr uint32_t buffer_count = 512;  // power of two; the kernel touches a page of each
-constexpr uint32_t buffer_bytes = 16 * 1024;
 constexpr unsigned ring_entries = 4096;
 
 uint64_t pack(op kind, uint32_t index, uint32_t generation) {
@@ -58,7 +56,6 @@ class uring_loop final : public event_loop {
         for (int fd : _listeners)
             if (fd >= 0) ::close(fd);
         if (_ring_ready) io_uring_queue_exit(&_ring);
-        if (_buffer_ring) munmap(_buffer_ring, _buffer_ring_bytes);
         if (_wake_fd >= 0) ::close(_wake_fd);
         if (_spare_fd >= 0) ::close(_spare_fd);
     }
@@ -82,7 +79,7 @@ class uring_loop final : public event_loop {
             return false;
         }
         _ring_ready = true;
-        if (!init_buffers(error)) return false;
+        if (!_buffers.init(&_ring, error)) return false;
         _pass_bytes.assign(_config.connections_max, 0);
         _wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         _spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -240,39 +237,6 @@ class uring_loop final : public event_loop {
     }
 
   private:
-    bool init_buffers(std::string* error) {
-        _buffer_ring_bytes = buffer_count * sizeof(io_uring_buf);
-        void* ring_memory = mmap(nullptr, _buffer_ring_bytes, PROT_READ | PROT_WRITE,
-                                 MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-        if (ring_memory == MAP_FAILED) {
-            *error = "mmap of the buffer ring failed";
-            return false;
-        }
-        _buffer_ring = static_cast<io_uring_buf_ring*>(ring_memory);
-        io_uring_buf_reg reg{};
-        reg.ring_addr = reinterpret_cast<unsigned long>(_buffer_ring);
-        reg.ring_entries = buffer_count;
-        reg.bgid = buffer_group;
-        int rc = io_uring_register_buf_ring(&_ring, &reg, 0);
-        if (rc != 0) {
-            *error = std::string("io_uring_register_buf_ring: ") + std::strerror(-rc);
-            return false;
-        }
-        _buffers.reset(new uint8_t[size_t(buffer_count) * buffer_bytes]);
-        io_uring_buf_ring_init(_buffer_ring);
-        for (uint32_t i = 0; i < buffer_count; ++i) recycle_buffer(static_cast<uint16_t>(i));
-        io_uring_buf_ring_advance(_buffer_ring, static_cast<int>(_recycled));
-        _recycled = 0;
-        return true;
-    }
-
-    void recycle_buffer(uint16_t id) {
-        io_uring_buf_ring_add(_buffer_ring, _buffers.get() + size_t(id) * buffer_bytes,
-                              buffer_bytes, id, io_uring_buf_ring_mask(buffer_count),
-                              static_cast<int>(_recycled));
-        ++_recycled;
-    }
-
     io_uring_sqe* get_sqe() {
         io_uring_sqe* sqe = io_uring_get_sqe(&_ring);
         while (!sqe) {  // the submission queue is full: flush it and try again
@@ -296,7 +260,7 @@ class uring_loop final : public event_loop {
         io_uring_sqe* sqe = get_sqe();
         io_uring_prep_recv_multishot(sqe, slot.fd, nullptr, 0, 0);
         sqe->flags |= IOSQE_BUFFER_SELECT;
-        sqe->buf_group = buffer_group;
+        sqe->buf_group = buffer_ring::group;
         io_uring_sqe_set_data64(sqe, pack(op::recv, conn.index, conn.generation));
         slot.recv_armed = true;
         ++slot.ops_in_flight;
@@ -381,10 +345,7 @@ class uring_loop final : public event_loop {
             handle_completion(cqe);
         }
         io_uring_cq_advance(&_ring, count);
-        if (_recycled) {
-            io_uring_buf_ring_advance(_buffer_ring, static_cast<int>(_recycled));
-            _recycled = 0;
-        }
+        _buffers.publish();
         for (conn_handle conn : _rearm) {
             conn_slot* slot = _conns.find(conn);
             if (slot && !slot->recv_armed &&
@@ -477,8 +438,8 @@ class uring_loop final : public event_loop {
         uint8_t* bytes = nullptr;
         if (cqe->flags & IORING_CQE_F_BUFFER) {
             uint16_t id = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-            bytes = _buffers.get() + size_t(id) * buffer_bytes;
-            recycle_buffer(id);  // made visible to the kernel after this batch
+            bytes = _buffers.data(id);
+            _buffers.recycle(id);  // made visible to the kernel after this batch
         }
         if (!more) {
             slot->recv_armed = false;
@@ -535,10 +496,7 @@ class uring_loop final : public event_loop {
     conn_table _conns;
     io_uring _ring{};
     bool _ring_ready = false;
-    io_uring_buf_ring* _buffer_ring = nullptr;
-    size_t _buffer_ring_bytes = 0;
-    std::unique_ptr<uint8_t[]> _buffers;
-    uint32_t _recycled = 0;
+    buffer_ring _buffers;
     std::vector<int> _listeners;
     std::vector<conn_handle> _rearm;
     std::vector<int> _accept_paused;    // listeners waiting for a free descriptor
