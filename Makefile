@@ -13,9 +13,11 @@ PYTHON ?= /usr/bin/python3
 TEST_LIBS := -lgtest -lgtest_main
 BENCH_LIBS := -lbenchmark -lbenchmark_main
 
-DEB_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
-  libgtest-dev libbenchmark-dev clang libclang-rt-14-dev python3 python3-pytest clang-format \
-  chromium procps strace
+# What building chorusd needs (make run), and what the tests, fuzzing and benches add (make deps).
+BUILD_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
+  python3
+DEB_PACKAGES := $(BUILD_PACKAGES) libgtest-dev libbenchmark-dev clang libclang-rt-14-dev \
+  python3-pytest clang-format chromium procps strace
 
 # Library code: everything under core/, net/, ws/ except fuzz/test/bench folders.
 LIB_SRCS := $(shell find core net ws -name '*.cc' 2>/dev/null | sort)
@@ -36,10 +38,16 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps run test test-unit test-integration test-web test-sanitize fuzz bench soak \
+.PHONY: all deps build-deps run test test-unit test-integration test-web test-sanitize fuzz bench soak \
   check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
+
+# Installs the Debian packages the server needs to build; a fast no-op when all are present.
+build-deps:
+	@dpkg -s $(BUILD_PACKAGES) >/dev/null 2>&1 || { \
+	  echo "installing: $(BUILD_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BUILD_PACKAGES); }
 
 # Installs the Debian packages the build and tests need; a fast no-op when all are present.
 deps:
@@ -81,7 +89,8 @@ $(UNIT_TESTS): $(TEST_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
 $(MICRO_BENCH): $(MICRO_OBJS) $(BUILD)/libchorus.a
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(BENCH_LIBS) -o $@
 
-run: deps $(CHORUSD)
+run: build-deps
+	$(MAKE) --no-print-directory $(CHORUSD)
 	$(CHORUSD) $(ARGS)
 
 test: deps all check-includes
