@@ -61,49 +61,57 @@ void histogram(std::string& out, const shard_list& shards,
     out += buffer;
 }
 
+// Every plain counter and gauge, in exposition order.
+struct exported {
+    const char* name;
+    const char* type;
+    const char* help;
+    const counter shard_metrics::*field;
+};
+constexpr exported exported_counters[] = {
+    {"chorus_connections", "gauge", "Open TCP connections.", &shard_metrics::connections},
+    {"chorus_connections_accepted_total", "counter", "Connections accepted.",
+     &shard_metrics::connections_accepted},
+    {"chorus_websocket_sessions", "gauge", "Open WebSocket sessions.",
+     &shard_metrics::websocket_sessions},
+    {"chorus_rooms", "gauge", "Rooms with members.", &shard_metrics::rooms},
+    {"chorus_members", "gauge", "Room members, present or away.", &shard_metrics::members},
+    {"chorus_frames_in_total", "counter", "WebSocket messages received.",
+     &shard_metrics::frames_in},
+    {"chorus_frames_out_total", "counter", "WebSocket frames queued for sending.",
+     &shard_metrics::frames_out},
+    {"chorus_bytes_in_total", "counter", "Bytes received.", &shard_metrics::bytes_in},
+    {"chorus_bytes_out_total", "counter", "Bytes sent.", &shard_metrics::bytes_out},
+    {"chorus_sends_total", "counter", "Send system calls (or io_uring sendmsg) issued.",
+     &shard_metrics::sends},
+    {"chorus_audio_frames_in_total", "counter", "Audio frames received.",
+     &shard_metrics::audio_frames_in},
+    {"chorus_audio_deliveries_total", "counter", "Audio frames queued to receivers.",
+     &shard_metrics::audio_deliveries},
+    {"chorus_audio_dropped_slow_total", "counter",
+     "Audio frames dropped because the receiver's backlog was over its soft limit.",
+     &shard_metrics::audio_dropped_slow},
+    {"chorus_audio_dropped_forbidden_total", "counter",
+     "Audio frames dropped from muted members or members without speak permission.",
+     &shard_metrics::audio_dropped_forbidden},
+    {"chorus_text_messages_in_total", "counter", "Text (control) messages received.",
+     &shard_metrics::text_messages_in},
+    {"chorus_handoffs_total", "counter", "Connections moved to their room's home core.",
+     &shard_metrics::handoffs},
+    {"chorus_resumes_total", "counter", "Sessions resumed with a resume token.",
+     &shard_metrics::resumes},
+    {"chorus_frame_buffer_heap_allocations_total", "counter",
+     "Heap allocations by the frame buffer pools (flat once warm: the audio path reuses).",
+     &shard_metrics::frame_heap_allocations},
+};
+
 }  // namespace
 
 std::string render_prometheus(const shard_list& shards, bool draining) {
     std::string out;
     out.reserve(8192);
-    line(out, "chorus_connections", "gauge", "Open TCP connections.",
-         sum(shards, &shard_metrics::connections));
-    line(out, "chorus_connections_accepted_total", "counter", "Connections accepted.",
-         sum(shards, &shard_metrics::connections_accepted));
-    line(out, "chorus_websocket_sessions", "gauge", "Open WebSocket sessions.",
-         sum(shards, &shard_metrics::websocket_sessions));
-    line(out, "chorus_rooms", "gauge", "Rooms with members.", sum(shards, &shard_metrics::rooms));
-    line(out, "chorus_members", "gauge", "Room members, present or away.",
-         sum(shards, &shard_metrics::members));
-    line(out, "chorus_frames_in_total", "counter", "WebSocket messages received.",
-         sum(shards, &shard_metrics::frames_in));
-    line(out, "chorus_frames_out_total", "counter", "WebSocket frames queued for sending.",
-         sum(shards, &shard_metrics::frames_out));
-    line(out, "chorus_bytes_in_total", "counter", "Bytes received.",
-         sum(shards, &shard_metrics::bytes_in));
-    line(out, "chorus_bytes_out_total", "counter", "Bytes sent.",
-         sum(shards, &shard_metrics::bytes_out));
-    line(out, "chorus_sends_total", "counter", "Send system calls (or io_uring sendmsg) issued.",
-         sum(shards, &shard_metrics::sends));
-    line(out, "chorus_audio_frames_in_total", "counter", "Audio frames received.",
-         sum(shards, &shard_metrics::audio_frames_in));
-    line(out, "chorus_audio_deliveries_total", "counter", "Audio frames queued to receivers.",
-         sum(shards, &shard_metrics::audio_deliveries));
-    line(out, "chorus_audio_dropped_slow_total", "counter",
-         "Audio frames dropped because the receiver's queue was over its soft limit.",
-         sum(shards, &shard_metrics::audio_dropped_slow));
-    line(out, "chorus_audio_dropped_forbidden_total", "counter",
-         "Audio frames dropped from muted members or members without speak permission.",
-         sum(shards, &shard_metrics::audio_dropped_forbidden));
-    line(out, "chorus_text_messages_in_total", "counter", "Text (control) messages received.",
-         sum(shards, &shard_metrics::text_messages_in));
-    line(out, "chorus_handoffs_total", "counter", "Connections moved to their room's home core.",
-         sum(shards, &shard_metrics::handoffs));
-    line(out, "chorus_resumes_total", "counter", "Sessions resumed with a resume token.",
-         sum(shards, &shard_metrics::resumes));
-    line(out, "chorus_frame_buffer_heap_allocations_total", "counter",
-         "Heap allocations by the frame buffer pools (flat once warm: the audio path reuses).",
-         sum(shards, &shard_metrics::frame_heap_allocations));
+    for (const exported& e : exported_counters)
+        line(out, e.name, e.type, e.help, sum(shards, e.field));
     line(out, "chorus_draining", "gauge", "1 while the node drains.", draining ? 1 : 0);
     out +=
         "# HELP chorus_closes_total WebSocket closes sent, by close code.\n"
