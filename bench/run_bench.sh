@@ -47,31 +47,11 @@ else
     echo '{}' >"$work/micro.json"
 fi
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/chorusd_launch.sh"
 
 start_server() {
-    local port log=$work/chorusd.log
-    for _ in 1 2 3; do
-        port=$(free_port)
-        taskset -c "$server_cpu" "$CHORUSD" --listen "127.0.0.1:$port" --threads 1 \
-            --max-room-members 1000 2>"$log" &
-        server_pid=$!
-        for _ in $(seq 100); do
-            if grep -q 'ready on' "$log"; then
-                server_port=$port
-                return 0
-            fi
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    done
-    echo "run_bench: chorusd did not start:" >&2
-    cat "$log" >&2
-    exit 2
+    launch_chorusd "$work/chorusd.log" run_bench \
+        taskset -c "$server_cpu" "$CHORUSD" --threads 1 --max-room-members 1000
 }
 
 stop_server() {

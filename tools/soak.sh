@@ -55,28 +55,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+source "$(dirname "$0")/../bench/chorusd_launch.sh"
 
 start_server() {
-    local log=$work/chorusd.log
-    for _ in 1 2 3; do
-        port=$(free_port)
-        "$CHORUSD" --listen "127.0.0.1:$port" --threads "$THREADS" --resume-grace 5s \
-            --history "$HISTORY" 2>"$log" &
-        server_pid=$!
-        for _ in $(seq 200); do
-            grep -q 'ready on' "$log" && return 0
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.05
-        done
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    done
-    echo "soak: chorusd did not start:" >&2
-    cat "$log" >&2
-    exit 2
+    launch_chorusd "$work/chorusd.log" soak \
+        "$CHORUSD" --threads "$THREADS" --resume-grace 5s --history "$HISTORY"
+    port=$server_port
 }
 
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$server_pid/status"; }
