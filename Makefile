@@ -8,16 +8,16 @@ OPT ?= -O2
 SAN ?=
 CXXFLAGS ?= $(OPT) -g -Wall -Wextra -Werror -std=c++20 -pthread -I. $(SAN) -fno-omit-frame-pointer
 LDFLAGS ?= $(SAN) -pthread
-LIBS := -luring -lsimdjson -lxxhash -lcrypto -lmimalloc
+LIBS := -luring -lsimdjson -lxxhash -lcrypto -lhiredis -lmimalloc
 PYTHON ?= /usr/bin/python3
 TEST_LIBS := -lgtest -lgtest_main
 BENCH_LIBS := -lbenchmark -lbenchmark_main
 
 # What building chorusd needs (make run), and what the tests, fuzzing and benches add (make deps).
 BUILD_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
-  python3
+  libhiredis-dev python3
 DEB_PACKAGES := $(BUILD_PACKAGES) libgtest-dev libbenchmark-dev clang libclang-rt-14-dev \
-  python3-pytest clang-format chromium procps strace
+  python3-pytest clang-format chromium procps strace redis-server nginx-light
 
 # Library code: everything under core/, net/, ws/ except fuzz/test/bench folders.
 LIB_SRCS := $(shell find core net ws -name '*.cc' 2>/dev/null | sort)

@@ -35,6 +35,12 @@ struct server_config {
     std::string web_dir;     // empty: the page built into the binary
     std::string resume_key;  // empty: random per process
     bool pin_threads = true;
+    uint64_t drain_timeout_ms = 10'000;  // SIGTERM: how long clients get to go
+    // Cluster (empty redis: a single node).
+    std::vector<std::string> redis;   // redis://host:port, rooms spread over them by hash
+    std::string node_id;              // empty: the listen address
+    std::string cluster_secret;       // keys resume tokens on every node
+    uint64_t node_timeout_ms = 3000;  // a node silent this long is dead
 };
 
 }  // namespace chorus::core

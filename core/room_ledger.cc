@@ -15,6 +15,15 @@ uint32_t local_ledger::allocate_member() {
     return _next_member;
 }
 
+void local_ledger::advance_to(uint64_t seq) {
+    if (seq <= _seq) return;
+    if (seq > _seq + 1) {
+        for (entry& e : _history) _pool.release(e.frame);
+        _history.clear();
+    }
+    _seq = seq;
+}
+
 void local_ledger::record(uint64_t seq, shared_frame* frame) {
     if (_history_max == 0) return;
     _pool.retain(frame);

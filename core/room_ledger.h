@@ -22,6 +22,9 @@ class room_ledger {
     // Takes the next seq for a room event (the first event of a room gets 1).
     virtual uint64_t next_seq() = 0;
     virtual uint64_t current_seq() const = 0;
+    // Cluster mode: the room's seq comes from Redis. Moves the counter up to `seq`; a jump
+    // forgets the history, which no longer runs without holes.
+    virtual void advance_to(uint64_t seq) = 0;
     // Keeps the encoded event `frame` (retained) as event `seq` in the bounded history.
     virtual void record(uint64_t seq, shared_frame* frame) = 0;
     // Visits every event with seq > after, in order. Returns false, visiting nothing, when the
@@ -44,6 +47,7 @@ class local_ledger final : public room_ledger {
     uint32_t allocate_member() override;
     uint64_t next_seq() override { return ++_seq; }
     uint64_t current_seq() const override { return _seq; }
+    void advance_to(uint64_t seq) override;
     void record(uint64_t seq, shared_frame* frame) override;
     bool replay(uint64_t after, const std::function<void(shared_frame*)>& visit) const override;
 

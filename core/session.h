@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -36,6 +37,7 @@ struct session {
     bool close_queued = false;  // a close frame (or final HTTP response) is queued: close after it
     bool ping_outstanding = false;
     bool counted = false;     // counted in the global connection limit
+    bool parked = false;      // cluster: the request waits for Redis (join or resume)
     uint16_t close_code = 0;  // the close code we sent (0: none)
     uint32_t opened_ms = 0;   // shard clock (ms since the shard started)
     uint32_t last_activity_ms = 0;
@@ -59,10 +61,12 @@ struct member {
     uint32_t id = 0;
     uint32_t present_index = UINT32_MAX;  // position in room::present
     uint32_t away_index = UINT32_MAX;     // position in the shard's away list
-    bool muted = false;
-    bool admin_muted = false;  // an admin's mute is sticky: the member cannot unmute itself
-    bool speak = true;
-    bool admin = false;
+    bool muted : 1 = false;
+    bool admin_muted : 1 = false;  // an admin's mute is sticky: the member cannot unmute itself
+    bool speak : 1 = true;
+    bool admin : 1 = false;
+    bool leaving : 1 = false;  // cluster: its leave is on its way through Redis
+    uint16_t node = 0;         // cluster: 0 on this node, else an index in the shard's node table
     std::string user;
     std::string name;
     session* connection = nullptr;  // nullptr while away
@@ -74,11 +78,26 @@ struct member {
 };
 static_assert(sizeof(member) <= 120, "a member per room member: keep it small");
 
+// Cluster mode: a member whose welcome waits until the room's events reach its seq.
+struct welcome_wait {
+    uint32_t member = 0;
+    uint64_t seq = 0;                 // the welcome's seq
+    std::string json;                 // the welcome itself
+    std::vector<std::string> missed;  // resumed: events replayed from the Stream (up to seq)
+};
+
 struct room {
     std::string id;
     std::unique_ptr<room_ledger> ledger;
     std::unordered_map<uint32_t, std::unique_ptr<member>> members;  // present and away
     std::vector<member*> present;                                   // fan-out targets, contiguous
+    // Cluster mode only: members of other nodes live in `members` too (node != 0).
+    uint32_t local_members = 0;  // on this node: present, away or leaving
+    uint32_t remote_members = 0;
+    uint32_t pending = 0;                   // scripts of this room waiting for Redis
+    bool synced = false;                    // the member list and seq came from Redis
+    std::map<uint64_t, std::string> early;  // events that arrived before the member list
+    std::vector<welcome_wait> welcomes;
 };
 
 }  // namespace chorus::core

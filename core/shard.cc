@@ -29,6 +29,12 @@ shard::~shard() {
                 for (shared_frame* f : *m->held_whispers) _pool.release(f);
     _rooms.clear();
     _away.clear();
+    if (_context.hub) {
+        _context.hub->to_shard[_id]->consume(
+            [](const cluster_record& record) { delete static_cast<cluster_event*>(record.item); },
+            cluster_ring_records);
+        for (cluster_request* request : _cluster_backlog) delete request;
+    }
 }
 
 bool shard::init(int listen_fd, std::string* error) {
@@ -51,6 +57,11 @@ bool shard::init(int listen_fd, std::string* error) {
     _session_count = loop_config.connections_max;
     _sessions.reset(new session[_session_count]);
     _wake_pending.assign(_context.shards.size(), false);
+    if (clustered()) {
+        _nodes.push_back({_context.cluster->instance(), 0, false});
+        _link_up.assign(_context.cluster->server_count(), false);
+        _epochs.assign(_context.cluster->server_count(), 0);
+    }
     _fanout_started.reserve(fanout_timestamps_max);
     _json_input.reserve(_config.max_frame_bytes + simdjson::SIMDJSON_PADDING);
     if (listen_fd >= 0) {
@@ -85,6 +96,7 @@ session& shard::open_session(net::conn_handle conn) {
     s.close_queued = false;
     s.ping_outstanding = false;
     s.counted = false;
+    s.parked = false;
     s.close_code = 0;
     s.opened_ms = s.last_activity_ms = s.last_ping_ms = now_ms();
     s.ip_slot = UINT32_MAX;
@@ -132,6 +144,7 @@ void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
     if (!s) return;
     _metrics.bytes_in.add(data.size());
     s->last_activity_ms = now_ms();
+    if (s->parked) return;  // waiting for Redis; a client sends nothing before the 101
     if (s->phase == session_phase::http) {
         on_http_data(*s, data);
     } else if (s->phase == session_phase::websocket) {
@@ -321,7 +334,7 @@ void shard::after_submit() {
 void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) {
         _draining = true;
-        _drain_deadline_ms = base::monotonic_ms() + 2000;
+        _drain_deadline_ms = base::monotonic_ms() + _config.drain_timeout_ms;
         _loop->close_listeners();
         for (uint32_t i = 0; i < _session_count; ++i) {
             session& s = _sessions[i];
@@ -339,6 +352,7 @@ void shard::before_sleep() {
     }
     _dirty.clear();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
+    if (clustered()) cluster_flush();
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;
         _wake_pending[to] = false;
@@ -350,6 +364,7 @@ void shard::before_sleep() {
 
 void shard::on_tick() {
     drain_rings();
+    if (clustered()) drain_cluster_ring();
     uint32_t now = now_ms();
     sweep(now);
     expire_away(base::monotonic_ms());
@@ -432,6 +447,7 @@ void shard::release_counts(uint32_t ip_slot) {
 
 void shard::on_wake() {
     drain_rings();
+    if (clustered()) drain_cluster_ring();
 }
 
 void shard::drain_rings() {

@@ -8,12 +8,15 @@
 #include <simdjson.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "core/base/spsc_ring.h"
+#include "core/cluster_envelope.h"
+#include "core/cluster_port.h"
 #include "core/config.h"
 #include "core/limits.h"
 #include "core/metrics.h"
@@ -52,6 +55,8 @@ struct server_context {
     std::unique_ptr<std::atomic<uint32_t>[]> ip_connections;  // hashed by peer address
     std::atomic<bool> draining{false};
     ledger_factory* ledgers = nullptr;
+    cluster_engine* cluster = nullptr;  // null: a single node
+    cluster_hub* hub = nullptr;
     cross_ring& ring(uint32_t from, uint32_t to) { return *rings[from * shards.size() + to]; }
 };
 
@@ -129,10 +134,72 @@ class shard final : public net::loop_handler {
     void member_gone(member& m, std::string_view reason, bool end_room_if_empty = true);
     void member_away(member& m);
     void leave_away_list(member& m);
-    void attach(member& m, session& s);
+    void attach(member& m, session& s, bool present = true);
     void detach_member(member& m);
     void expire_away(uint64_t now_ms);
     std::string resume_token(const room& r, const member& m) const;
+
+    // shard_cluster.cc: rooms shared with other nodes through the cluster engine (Redis)
+    enum class op_kind : uint8_t { join, resume, leave, event, restore };
+    struct pending_op {
+        op_kind kind = op_kind::join;
+        net::conn_handle conn;
+        std::string room;
+        uint32_t member = 0;
+        bool speak = true, admin = false, chorus_v1 = false, has_last_seq = false;
+        bool muted = false;
+        uint64_t session = 0, last_seq = 0, resume_session = 0;
+        std::string user, name;     // join, resume
+        std::string before, after;  // event: its JSON around the seq (for degraded delivery)
+        char event_kind = 0;
+        uint32_t by = 0;
+        std::string reason;  // leave
+    };
+    struct node_entry {
+        std::string instance;
+        uint64_t last_seen_ms = 0;
+        bool dead = false;
+    };
+    bool clustered() const { return _context.cluster != nullptr; }
+    bool link_up(std::string_view room) const;
+    void cluster_post(cluster_request* request);
+    void cluster_flush();
+    void drain_cluster_ring();
+    uint64_t run_room_script(room& r, room_script script, std::vector<std::string> args,
+                             pending_op op);
+    void cluster_join(session& s, room& r, pending_op op);
+    void cluster_resume(session& s, std::string_view room_id, pending_op op);
+    void cluster_leave(member& m, std::string_view reason);
+    void cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
+                            std::string before, std::string after, uint32_t mute_target);
+    void cluster_publish_audio(room& r, const shared_frame* frame);
+    bool cluster_whisper(room& r, member& target, const shared_frame* frame, char type);
+    void on_cluster_event(cluster_event& e);
+    void on_join_reply(pending_op& op, room& r, cluster_event& e);
+    void on_resume_reply(pending_op& op, room& r, cluster_event& e);
+    void on_leave_reply(pending_op& op, room& r, cluster_event& e);
+    void on_event_reply(pending_op& op, room& r, cluster_event& e);
+    void on_restore_reply(room& r, cluster_event& e);
+    void on_room_message(room& r, std::string& payload);
+    void on_node_message(cluster_event& e);
+    void on_link(const cluster_event& e);
+    void on_nodes(const cluster_event& e);
+    void apply_event(room& r, const envelope& env);
+    void on_moved(room& r, const envelope& env);
+    void relay_audio(room& r, std::string_view frame_bytes);
+    void local_event(room& r, std::string_view before, std::string_view after);
+    void load_members(room& r, const reply_value& pairs, uint32_t except);
+    std::string members_json(const reply_value& pairs, uint32_t except) const;
+    void deliver_welcomes(room& r);
+    void send_welcome(room& r, member& m, welcome_wait& w);
+    member& add_member(room& r, std::unique_ptr<member> m);
+    void erase_member(room& r, member& m);
+    void make_local(room& r, member& m);
+    void make_remote(room& r, member& m, uint16_t node);
+    uint16_t node_index(std::string_view instance);
+    void node_dead(uint16_t node);
+    void restore_rooms(uint32_t server);
+    std::string record_of(const member& m) const;
 
     // shard_messages.cc: what a member sends after the upgrade
     void on_ws_data(session& s, std::span<uint8_t> data);
@@ -181,6 +248,14 @@ class shard final : public net::loop_handler {
     };
     std::unordered_map<uint32_t, rooms_query> _rooms_queries;
     uint32_t _next_query = 1;
+    // Cluster mode.
+    std::unordered_map<uint64_t, pending_op> _pending;
+    uint64_t _next_tag = 1;
+    std::deque<cluster_request*> _cluster_backlog;  // requests the full ring did not take
+    bool _cluster_wake = false;
+    std::vector<node_entry> _nodes;  // [0] is this process
+    std::vector<bool> _link_up;      // per Redis server
+    std::vector<uint64_t> _epochs;   // per Redis server: the member-id epoch
 };
 
 }  // namespace chorus::core

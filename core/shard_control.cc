@@ -39,11 +39,14 @@ void shard::on_text(session& s, std::span<const uint8_t> payload) {
         if (!message.has_text) return send_error(s, "bad_message", "chat needs \"text\"");
         if (message.text.size() > chat_text_bytes_max)
             return send_error(s, "too_big", "text is limited to 4096 bytes");
-        uint64_t seq = r.ledger->next_seq();
-        std::string json = "{\"type\":\"chat\",\"seq\":" + std::to_string(seq) +
-                           ",\"from\":" + std::to_string(m->id) + ",\"text\":\"";
-        ws::append_json_escaped(json, message.text);
-        json += "\"}";
+        std::string after = ",\"from\":" + std::to_string(m->id) + ",\"text\":\"";
+        ws::append_json_escaped(after, message.text);
+        after += "\"}";
+        if (clustered())
+            return cluster_room_event(r, 'c', m->id, "", "",
+                                      "{\"type\":\"chat\",\"seq\":", std::move(after), 0);
+        std::string json =
+            "{\"type\":\"chat\",\"seq\":" + std::to_string(r.ledger->next_seq()) + after;
         broadcast_event(r, json, nullptr);
     } else if (type == "whisper") {
         if (!message.has_to || !message.has_text)
@@ -60,7 +63,9 @@ void shard::on_text(session& s, std::span<const uint8_t> payload) {
         json += "\"}";
         shared_frame* frame = text_frame(json);
         member& target = *found->second;
-        if (target.connection) {
+        if (clustered() && cluster_whisper(r, target, frame, 'W')) {
+            // on its way to the target's node
+        } else if (target.connection) {
             queue_control(*target.connection, frame);
         } else {
             if (!target.held_whispers)
@@ -82,18 +87,24 @@ void shard::on_text(session& s, std::span<const uint8_t> payload) {
             if (found == r.members.end())
                 return send_error(s, "no_such_member", "no member with that id in this room");
             target = found->second.get();
-            target->admin_muted = message.muted;
         } else if (!message.muted && m->admin_muted && !m->admin) {
             return send_error(s, "forbidden", "an admin muted you");
+        }
+        std::string after = ",\"member\":" + std::to_string(target->id) +
+                            ",\"muted\":" + (message.muted ? "true" : "false") +
+                            ",\"by\":" + std::to_string(m->id) + "}";
+        if (clustered())  // the flags change when the event comes back, on every node
+            return cluster_room_event(r, 'm', target->id, message.muted ? "1" : "0",
+                                      std::to_string(m->id),
+                                      "{\"type\":\"muted\",\"seq\":", std::move(after), target->id);
+        if (target != m) {
+            target->admin_muted = message.muted;
         } else if (!message.muted) {
             m->admin_muted = false;
         }
         target->muted = message.muted;
-        uint64_t seq = r.ledger->next_seq();
-        std::string json = "{\"type\":\"muted\",\"seq\":" + std::to_string(seq) +
-                           ",\"member\":" + std::to_string(target->id) +
-                           ",\"muted\":" + (message.muted ? "true" : "false") +
-                           ",\"by\":" + std::to_string(m->id) + "}";
+        std::string json =
+            "{\"type\":\"muted\",\"seq\":" + std::to_string(r.ledger->next_seq()) + after;
         broadcast_event(r, json, nullptr);
     } else if (type == "kick") {
         if (!message.has_member) return send_error(s, "bad_message", "kick needs \"member\"");
@@ -104,7 +115,9 @@ void shard::on_text(session& s, std::span<const uint8_t> payload) {
         if (found == r.members.end())
             return send_error(s, "no_such_member", "no member with that id in this room");
         member& target = *found->second;
-        if (target.connection) {
+        if (clustered()) {
+            cluster_leave(target, "kicked");  // its node closes it (4001) on the `left`
+        } else if (target.connection) {
             close_with(*target.connection, 4001, "kicked");  // emits left (kicked)
         } else {
             member_gone(target, "kicked");

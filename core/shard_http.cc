@@ -158,12 +158,16 @@ void shard::handle_request(session& s, const ws::http_request& request) {
         serve_rooms_listing(s, request);
     } else if (path == "/healthz") {
         bool draining = _draining || _context.draining.load(std::memory_order_relaxed);
+        bool degraded = _context.hub && !_context.hub->up.load(std::memory_order_relaxed);
         respond(s, draining ? 503 : 200, "application/json",
-                draining ? R"({"status":"draining"})" : R"({"status":"ok"})");
+                draining   ? R"({"status":"draining"})"
+                : degraded ? R"({"status":"degraded"})"
+                           : R"({"status":"ok"})");
     } else if (path == "/metrics") {
         std::vector<const shard_metrics*> all;
         for (shard* other : _context.shards) all.push_back(&other->metrics());
         std::string body = render_prometheus(all, _context.draining.load());
+        if (_context.hub) append_cluster_metrics(body, *_context.hub);
         respond(s, 200, "text/plain; version=0.0.4; charset=utf-8", body);
     } else {
         serve_static(s, request);

@@ -201,6 +201,7 @@ void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> aud
         queue(target, frame);
         _metrics.audio_deliveries.add();
     }
+    if (clustered()) cluster_publish_audio(*from.home, frame);
     _pool.release(frame);
     (void)s;
 }
@@ -221,7 +222,14 @@ void shard::whisper_audio(session& s, member& from, std::span<const uint8_t> res
         return;
     }
     member& target = *found->second;
-    if (!target.connection || audio.empty()) return;  // away: audio is dropped
+    if (audio.empty()) return;
+    if (clustered() && target.node != 0) {
+        shared_frame* frame = audio_frame(audio_whisper, from.id, audio);
+        cluster_whisper(*from.home, target, frame, 'V');
+        _pool.release(frame);
+        return;
+    }
+    if (!target.connection) return;  // away: audio is dropped
     if (backlog(*target.connection) >= _config.send_queue_soft_bytes) {
         _metrics.audio_dropped_slow.add();
         return;

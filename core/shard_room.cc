@@ -121,11 +121,26 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
             refuse(s, 403, "forbidden", "invalid resume token");
             return;
         }
+        if (clustered() && (link_up(room_id) || existing == _rooms.end())) {
+            pending_op op;
+            op.member = claims->member;
+            op.resume_session = claims->session;
+            op.user = std::move(user);
+            op.name = std::move(name);
+            op.speak = speak;
+            op.admin = admin;
+            op.chorus_v1 = chorus_v1;
+            op.last_seq = last_seq;
+            op.has_last_seq = has_last_seq;
+            cluster_resume(s, room_id, std::move(op));
+            return;
+        }
+        // Degraded cluster: a member held here resumes here, as on a single node.
         if (existing != _rooms.end()) {
             room& r = *existing->second;
             auto found = r.members.find(claims->member);
-            if (found != r.members.end() && found->second->user == user &&
-                found->second->resume_session == claims->session) {
+            if (found != r.members.end() && found->second->node == 0 && !found->second->leaving &&
+                found->second->user == user && found->second->resume_session == claims->session) {
                 member& m = *found->second;
                 if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
                 leave_away_list(m);
@@ -138,6 +153,20 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
             }
         }
         // The grace has run out: an ordinary join follows.
+    }
+    if (clustered()) {
+        if (!link_up(room_id)) {
+            refuse(s, 503, "overloaded", "the cluster engine is unreachable; try again shortly");
+            return;
+        }
+        pending_op op;
+        op.user = std::move(user);
+        op.name = std::move(name);
+        op.speak = speak;
+        op.admin = admin;
+        op.chorus_v1 = chorus_v1;
+        cluster_join(s, open_room(room_id), std::move(op));
+        return;
     }
     room& r = open_room(room_id);
     // A scan rather than a user index: it runs once per join, and an index would cost every
@@ -178,23 +207,39 @@ room& shard::open_room(std::string_view room_id) {
         it->second->id = room_id;
         it->second->ledger = _context.ledgers->open(room_id, _pool);
         _metrics.rooms.add();
+        if (clustered()) {
+            auto* request = new cluster_request;
+            request->op = cluster_op::follow;
+            request->room = room_id;
+            cluster_post(request);
+        }
     }
     return *it->second;
 }
 
 void shard::maybe_end_room(room& r) {
-    if (!r.members.empty()) return;
+    if (clustered()) {
+        // Members of other nodes do not keep the room here; ours and our requests do.
+        if (r.local_members != 0 || r.pending != 0 || !r.welcomes.empty()) return;
+        auto* request = new cluster_request;
+        request->op = cluster_op::unfollow;
+        request->room = r.id;
+        cluster_post(request);
+    } else if (!r.members.empty()) {
+        return;
+    }
     _rooms.erase(r.id);  // its seq starts again at 1 next time
     uint64_t rooms = _metrics.rooms.get();
     _metrics.rooms.set(rooms ? rooms - 1 : 0);
 }
 
-void shard::attach(member& m, session& s) {
+void shard::attach(member& m, session& s, bool present) {
     m.connection = &s;
     s.self = &m;
     s.kind = session_kind::room;
     s.reader = ws::message_reader(ws::role::server, _config.max_frame_bytes);
     s.text_bucket = base::token_bucket(_config.text_rate, _config.text_burst, base::monotonic_ns());
+    if (!present) return;
     m.present_index = static_cast<uint32_t>(m.home->present.size());
     m.home->present.push_back(&m);
 }
@@ -203,6 +248,7 @@ void shard::detach_member(member& m) {
     if (!m.connection) return;
     m.connection->self = nullptr;
     m.connection = nullptr;
+    if (m.present_index == UINT32_MAX) return;  // cluster: its welcome was not out yet
     std::vector<member*>& present = m.home->present;
     member* last = present.back();
     present[m.present_index] = last;
@@ -281,6 +327,12 @@ void shard::broadcast_event(room& r, std::string& json, member* except) {
 
 // The member leaves the room for good: `left` to everyone, and the room ends if it was the last.
 void shard::member_gone(member& m, std::string_view reason, bool end_room_if_empty) {
+    if (clustered()) {
+        detach_member(m);
+        leave_away_list(m);
+        cluster_leave(m, reason);  // `left` comes back through the room's channel
+        return;
+    }
     room& r = *m.home;
     detach_member(m);
     leave_away_list(m);

@@ -1,5 +1,6 @@
 // chorusd: the voice-room server's entry point. Parses flags into a server_config (with the
 // defaults of PROTOCOL.md), says clearly what is wrong with a bad flag, and runs the server.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "core/base/duration.h"
+#include "core/cluster/redis_engine.h"
 #include "core/limits.h"
 #include "core/server.h"
 
@@ -40,6 +42,14 @@ usage: chorusd [flags]
   --echo-endpoint             serve the WebSocket echo endpoint /v1/echo
   --web DIR                   serve the page from DIR instead of the built-in copy
   --no-pin                    do not pin loop threads to cores
+  --drain-timeout D           SIGTERM: wait this long for clients to go (default 10s)
+cluster (docs/CLUSTER.md):
+  --redis redis://HOST:PORT   share rooms with other nodes through Redis (repeatable: rooms are
+                              spread over the servers by hash; every node lists them in one order)
+  --cluster-secret S          keys resume tokens on every node (required with --redis)
+  --cluster-secret-file F     same, read from a file
+  --node-id ID                this node's name in the cluster (default: the --listen address)
+  --node-timeout D            a node silent this long is dead (default 3s)
   --help                      this text
 )";
 
@@ -70,6 +80,15 @@ bool parse_bytes(const std::string& flag, const std::string& text, uint64_t* out
         return fail(flag + " takes a size like 65536 or 64KiB, not '" + text + "'");
     *out = *value;
     return true;
+}
+
+bool read_secret_file(const std::string& path, std::string* out) {
+    std::ifstream file(path);
+    std::stringstream content;
+    if (!file || !(content << file.rdbuf())) return false;
+    *out = content.str();
+    while (!out->empty() && (out->back() == '\n' || out->back() == '\r')) out->pop_back();
+    return !out->empty();
 }
 
 bool apply(server_config& c, const std::string& flag, const std::string& v) {
@@ -114,6 +133,27 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
         return true;
     }
     if (flag == "--resume-key") return c.resume_key = v, true;
+    if (flag == "--drain-timeout") return parse_duration(flag, v, &c.drain_timeout_ms);
+    if (flag == "--node-timeout") return parse_duration(flag, v, &c.node_timeout_ms);
+    if (flag == "--node-id") {
+        if (v.empty() || v.size() > 128 || v.find_first_of("|/\n\r ") != std::string::npos)
+            return fail("--node-id takes 1-128 characters without '|', '/' or spaces");
+        return c.node_id = v, true;
+    }
+    if (flag == "--redis") {
+        chorus::core::cluster::redis_address address;
+        std::string error;
+        if (!chorus::core::cluster::parse_redis_url(v, &address, &error))
+            return fail("--redis " + v + ": " + error);
+        c.redis.push_back(v);
+        return true;
+    }
+    if (flag == "--cluster-secret") return c.cluster_secret = v, true;
+    if (flag == "--cluster-secret-file") {
+        if (!read_secret_file(v, &c.cluster_secret))
+            return fail("cannot read a secret from --cluster-secret-file " + v);
+        return true;
+    }
     if (flag == "--web") return c.web_dir = v, true;
     return fail("unknown flag " + flag);
 }
@@ -162,5 +202,22 @@ int main(int argc, char** argv) {
         fail("--max-frame is at most 64MiB");
         return 2;
     }
-    return chorus::core::run_server(config);
+    if (config.redis.empty()) return chorus::core::run_server(config);
+    if (config.cluster_secret.size() < 16) {
+        fail("--redis needs --cluster-secret of at least 16 characters, the same on every node");
+        return 2;
+    }
+    chorus::core::cluster::engine_config cluster;
+    for (const std::string& url : config.redis) {
+        chorus::core::cluster::redis_address address;
+        std::string error;
+        chorus::core::cluster::parse_redis_url(url, &address, &error);
+        cluster.servers.push_back(address);
+    }
+    cluster.node_id = config.node_id.empty() ? config.listen : config.node_id;
+    cluster.node_timeout_ms = config.node_timeout_ms;
+    cluster.heartbeat_ms = std::clamp<uint64_t>(config.node_timeout_ms / 3, 100, 1000);
+    cluster.history = config.history;
+    auto engine = chorus::core::cluster::make_redis_engine(cluster);
+    return chorus::core::run_server(config, engine.get());
 }

@@ -1,0 +1,214 @@
+// The room scripts. Every room script gets KEYS = members hash, user->member hash, meta hash
+// (seq, next id), event Stream; ARGV[1] = the room's channel, ARGV[2] = history length. A member
+// record is "instance\nsession\nmuted\nuser\nname\nspeak" (user and name JSON-escaped, so they
+// hold no raw newline). Channel and Stream messages are envelopes (core/cluster_envelope.h):
+//   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat)
+//   M|member|instance|                a member resumed on `instance`
+#include "core/cluster/scripts.h"
+
+#include <string>
+
+namespace chorus::core::cluster {
+
+namespace {
+
+constexpr std::string_view prelude = R"lua(
+local M, U, META, X = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local CH, HIST = ARGV[1], ARGV[2]
+local function split(s)
+  local t, i = {}, 1
+  while true do
+    local j = string.find(s, '\n', i, true)
+    if not j then t[#t + 1] = string.sub(s, i); return t end
+    t[#t + 1] = string.sub(s, i, j - 1)
+    i = j + 1
+  end
+end
+local function emit(kind, member, a1, a2, before, after)
+  local seq = redis.call('HINCRBY', META, 'seq', 1)
+  local env = 'E|' .. seq .. '|' .. kind .. '|' .. member .. '|' .. a1 .. '|' .. a2 .. '|' ..
+              before .. seq .. after
+  redis.call('XADD', X, 'MAXLEN', '~', HIST, seq .. '-0', 'e', env)
+  redis.call('PUBLISH', CH, env)
+  return seq
+end
+local function remove(id, reason, rec)
+  local f = split(rec)
+  redis.call('HDEL', M, id)
+  if redis.call('HGET', U, f[4]) == tostring(id) then redis.call('HDEL', U, f[4]) end
+  return emit('l', id, reason, f[1], '{"type":"left","seq":',
+              ',"member":' .. id .. ',"user":"' .. f[4] .. '","reason":"' .. reason .. '"}')
+end
+local function ended()
+  if redis.call('HLEN', M) == 0 then redis.call('DEL', U, META, X) end
+end
+)lua";
+
+// ARGV: 3 instance, 4 session, 5 user, 6 name, 7 speak (0|1), 8 room capacity, 9 id epoch.
+// Returns {member, seq, {id, record, ...} of the others} or {'full'}.
+constexpr std::string_view join_body = R"lua(
+local old = redis.call('HGET', U, ARGV[5])
+local count = redis.call('HLEN', M)
+if old then count = count - 1 end
+if count >= tonumber(ARGV[8]) then return {'full'} end
+if old then
+  local rec = redis.call('HGET', M, old)
+  if rec then remove(old, 'replaced', rec) else redis.call('HDEL', U, ARGV[5]) end
+end
+local base = tonumber(ARGV[9]) * 16777216
+local id
+repeat
+  local n = redis.call('HINCRBY', META, 'next', 1)
+  if n >= 16777216 then redis.call('HSET', META, 'next', 1); n = 1 end
+  id = base + n
+until redis.call('HEXISTS', M, id) == 0
+local others = redis.call('HGETALL', M)
+redis.call('HSET', M, id, ARGV[3] .. '\n' .. ARGV[4] .. '\n0\n' .. ARGV[5] .. '\n' .. ARGV[6] ..
+           '\n' .. ARGV[7])
+redis.call('HSET', U, ARGV[5], id)
+local speak = 'false'
+if ARGV[7] == '1' then speak = 'true' end
+local seq = emit('j', id, ARGV[3], '', '{"type":"joined","seq":',
+                 ',"member":' .. id .. ',"user":"' .. ARGV[5] .. '","name":"' .. ARGV[6] ..
+                 '","muted":false,"speak":' .. speak .. '}')
+return {id, seq, others}
+)lua";
+
+// ARGV: 3 instance, 4 member, 5 user, 6 session in the token, 7 new session, 8 last_seq or ''.
+// Returns {seq, gap (0|1), {missed envelopes}, {id, record, ...}} or {'gone'}.
+constexpr std::string_view resume_body = R"lua(
+local rec = redis.call('HGET', M, ARGV[4])
+if not rec then return {'gone'} end
+local f = split(rec)
+if f[4] ~= ARGV[5] or f[2] ~= ARGV[6] then return {'gone'} end
+f[1] = ARGV[3]
+f[2] = ARGV[7]
+redis.call('HSET', M, ARGV[4], table.concat(f, '\n'))
+redis.call('PUBLISH', CH, 'M|' .. ARGV[4] .. '|' .. ARGV[3] .. '|')
+local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
+local gap, events = 0, {}
+if ARGV[8] == '' then
+  gap = 1
+else
+  local last = tonumber(ARGV[8])
+  if last < seq then
+    local first = string.format('%.0f', last + 1) .. '-0'
+    local entries = redis.call('XRANGE', X, first, '+')
+    if #entries == 0 or entries[1][1] ~= first then
+      gap = 1
+    else
+      for _, e in ipairs(entries) do events[#events + 1] = e[2][2] end
+    end
+  end
+end
+return {seq, gap, events, redis.call('HGETALL', M)}
+)lua";
+
+// ARGV: 3 member, 4 reason, 5 instance the member must be on ('' = any).
+// Returns the left event's seq, or 0 when the member is not there (gone, or moved).
+constexpr std::string_view leave_body = R"lua(
+local rec = redis.call('HGET', M, ARGV[3])
+if not rec then return 0 end
+if ARGV[5] ~= '' and split(rec)[1] ~= ARGV[5] then return 0 end
+local seq = remove(ARGV[3], ARGV[4], rec)
+ended()
+return seq
+)lua";
+
+// ARGV: 3 kind, 4 member, 5 a1, 6 a2, 7 json before the seq, 8 json after it,
+// 9 member whose muted flag becomes a1 ('' = none). Returns the seq, or 0 (no such member).
+constexpr std::string_view event_body = R"lua(
+if ARGV[9] ~= '' then
+  local rec = redis.call('HGET', M, ARGV[9])
+  if not rec then return 0 end
+  local f = split(rec)
+  f[3] = ARGV[5]
+  redis.call('HSET', M, ARGV[9], table.concat(f, '\n'))
+end
+return emit(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+)lua";
+
+// After a reconnect (Redis restarted, failed over, or this node was cut off). ARGV: 3 instance,
+// 4 highest seq this node has seen, then (member, user, record) triples of the members this
+// node holds. Re-registers them, lifts seq to what the node saw, and lets go of members this node
+// no longer holds. Returns {seq, {id, record, ...}}.
+constexpr std::string_view restore_body = R"lua(
+local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
+local seen = tonumber(ARGV[4])
+if seen > seq then redis.call('HSET', META, 'seq', string.format('%.0f', seen)) end
+local mine = {}
+for i = 5, #ARGV, 3 do
+  local id, user, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  mine[id] = true
+  local cur = redis.call('HGET', M, id)
+  if not cur or split(cur)[1] == ARGV[3] then
+    redis.call('HSET', M, id, rec)
+    if not redis.call('HGET', U, user) then redis.call('HSET', U, user, id) end
+  end
+end
+local all = redis.call('HGETALL', M)
+for i = 1, #all, 2 do
+  if split(all[i + 1])[1] == ARGV[3] and not mine[all[i]] then
+    remove(all[i], 'timeout', all[i + 1])
+  end
+end
+ended()
+return {tonumber(redis.call('HGET', META, 'seq') or '0'), redis.call('HGETALL', M)}
+)lua";
+
+std::string compose(std::string_view body) {
+    std::string text(prelude);
+    text += body;
+    return text;
+}
+
+}  // namespace
+
+std::string_view room_script_text(room_script script) {
+    static const std::string join = compose(join_body);
+    static const std::string resume = compose(resume_body);
+    static const std::string leave = compose(leave_body);
+    static const std::string event = compose(event_body);
+    static const std::string restore = compose(restore_body);
+    switch (script) {
+        case room_script::join:
+            return join;
+        case room_script::resume:
+            return resume;
+        case room_script::leave:
+            return leave;
+        case room_script::event:
+            return event;
+        case room_script::restore:
+            return restore;
+    }
+    return {};
+}
+
+// ARGV: 1 instance, 2 node timeout (ms). Records this instance as alive now (Redis's clock, so
+// nodes need no synchronised clocks) and returns the instances heard from within the timeout.
+std::string_view heartbeat_script_text() {
+    return R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', 'chorus:nodes', now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', 'chorus:nodes', '-inf', now - 3600000)
+return redis.call('ZRANGEBYSCORE', 'chorus:nodes', now - tonumber(ARGV[2]), '+inf')
+)lua";
+}
+
+// ARGV: 1 the epoch this node knew ('' = none). Member ids are epoch * 2^24 + n. When Redis comes
+// back without its data, the first node to notice moves the epoch on, so ids handed out after the
+// loss cannot collide with ids that members still hold.
+std::string_view epoch_script_text() {
+    return R"lua(
+local e = redis.call('GET', 'chorus:epoch')
+if not e then
+  if ARGV[1] == '' then e = 0 else e = (tonumber(ARGV[1]) + 1) % 256 end
+  redis.call('SET', 'chorus:epoch', e)
+end
+return tonumber(e)
+)lua";
+}
+
+}  // namespace chorus::core::cluster

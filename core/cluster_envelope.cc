@@ -1,0 +1,110 @@
+// Envelope and member-record parsing: split on '|' (or '\n' for records) a fixed number of times,
+// with every numeric field checked.
+#include "core/cluster_envelope.h"
+
+#include <charconv>
+
+namespace chorus::core {
+
+namespace {
+
+// Takes the text up to the next `separator` off the front of `in`.
+bool take(std::string_view& in, char separator, std::string_view* field) {
+    size_t at = in.find(separator);
+    if (at == std::string_view::npos) return false;
+    *field = in.substr(0, at);
+    in.remove_prefix(at + 1);
+    return true;
+}
+
+template <typename T>
+bool number(std::string_view text, T* out) {
+    if (text.empty() || text.size() > 20) return false;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+bool room_id_like(std::string_view room) {
+    if (room.empty() || room.size() > 64) return false;
+    for (char c : room)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    return true;
+}
+
+}  // namespace
+
+bool parse_room_envelope(std::string_view in, envelope* out) {
+    *out = envelope{};
+    std::string_view type, field;
+    if (!take(in, '|', &type) || type.size() != 1) return false;
+    out->type = type[0];
+    switch (out->type) {
+        case 'E': {
+            std::string_view kind;
+            if (!take(in, '|', &field) || !number(field, &out->seq) || out->seq == 0) return false;
+            if (!take(in, '|', &kind) || kind.size() != 1) return false;
+            out->kind = kind[0];
+            if (out->kind != 'j' && out->kind != 'l' && out->kind != 'm' && out->kind != 'c')
+                return false;
+            if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
+                return false;
+            if (!take(in, '|', &out->a1) || !take(in, '|', &out->a2)) return false;
+            out->body = in;
+            return !in.empty() && in.front() == '{' && in.back() == '}';
+        }
+        case 'M':
+            if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
+                return false;
+            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
+            return in.empty();
+        case 'A':
+            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
+            out->body = in;
+            return in.size() >= 2;
+        default:
+            return false;
+    }
+}
+
+bool parse_node_envelope(std::string_view in, envelope* out) {
+    *out = envelope{};
+    std::string_view type, field;
+    if (!take(in, '|', &type) || type.size() != 1) return false;
+    out->type = type[0];
+    if (out->type != 'W' && out->type != 'V') return false;
+    if (!take(in, '|', &out->room) || !room_id_like(out->room)) return false;
+    if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0) return false;
+    out->body = in;
+    return in.size() >= 2;
+}
+
+bool parse_member_record(std::string_view in, member_record* out) {
+    std::string_view field;
+    if (!take(in, '\n', &out->instance) || out->instance.empty()) return false;
+    if (!take(in, '\n', &field) || !number(field, &out->session)) return false;
+    if (!take(in, '\n', &field) || (field != "0" && field != "1")) return false;
+    out->muted = field == "1";
+    if (!take(in, '\n', &out->user) || out->user.empty()) return false;
+    if (!take(in, '\n', &out->name)) return false;
+    if (in != "0" && in != "1") return false;
+    out->speak = in == "1";
+    return true;
+}
+
+std::string make_member_record(std::string_view instance, uint64_t session, bool muted,
+                               std::string_view user_escaped, std::string_view name_escaped,
+                               bool speak) {
+    std::string out(instance);
+    out += '\n';
+    out += std::to_string(session);
+    out += muted ? "\n1\n" : "\n0\n";
+    out += user_escaped;
+    out += '\n';
+    out += name_escaped;
+    out += speak ? "\n1" : "\n0";
+    return out;
+}
+
+}  // namespace chorus::core

@@ -1,0 +1,414 @@
+// What reaches a shard from the rest of the cluster: room events in seq order (applied to the
+// room's member list, then sent to the members here), audio from other nodes, whispers, members
+// that resumed elsewhere, the live-node list (members of a dead node time out after the grace),
+// and Redis going away and coming back (the room state is restored from what this node holds).
+#include <charconv>
+
+#include "core/base/clock.h"
+#include "core/shard.h"
+#include "ws/frame.h"
+#include "ws/handshake.h"
+
+namespace chorus::core {
+
+namespace {
+
+uint32_t parse_id(std::string_view text) {
+    uint32_t out = 0;
+    std::from_chars(text.data(), text.data() + text.size(), out);
+    return out;
+}
+
+}  // namespace
+
+void shard::on_room_message(room& r, std::string& payload) {
+    envelope env;
+    if (!parse_room_envelope(payload, &env)) return;  // not ours to trust
+    switch (env.type) {
+        case 'A':
+            if (env.instance != _nodes[0].instance) relay_audio(r, env.body);
+            return;
+        case 'M':
+            if (r.synced) on_moved(r, env);
+            return;
+        case 'E':
+            if (!r.synced) {
+                // Before the member list: kept until it arrives (bounded like the history).
+                if (r.early.size() < _config.history) r.early.emplace(env.seq, std::move(payload));
+                return;
+            }
+            apply_event(r, env);
+            return;
+    }
+}
+
+// One room event, in seq order: the member list changes, then every member here gets it.
+void shard::apply_event(room& r, const envelope& env) {
+    if (env.seq <= r.ledger->current_seq()) return;  // already seen, or covered by the list
+    auto found = r.members.find(env.member);
+    member* m = found == r.members.end() ? nullptr : found->second.get();
+    bool ended = false;
+    switch (env.kind) {
+        case 'j':
+            if (!m && env.a1 != _nodes[0].instance) {
+                auto fresh = std::make_unique<member>();
+                fresh->id = env.member;
+                fresh->node = node_index(env.a1);
+                add_member(r, std::move(fresh));
+            }
+            break;
+        case 'l':
+            if (m) {
+                if (m->node == 0 && m->connection) {
+                    m->leaving = true;
+                    if (env.a1 == "kicked") {
+                        close_with(*m->connection, 4001, "kicked");
+                    } else {
+                        close_with(*m->connection, 4009, "replaced by a new connection");
+                    }
+                }
+                erase_member(r, *m);
+                ended = true;
+            }
+            break;
+        case 'm':
+            if (m) {
+                uint32_t by = parse_id(env.a2);
+                m->muted = env.a1 == "1";
+                if (by != m->id) {
+                    m->admin_muted = m->muted;
+                } else if (!m->muted) {
+                    m->admin_muted = false;
+                }
+            }
+            break;
+        default:
+            break;
+    }
+    shared_frame* frame = text_frame(env.body);
+    r.ledger->advance_to(env.seq);
+    r.ledger->record(env.seq, frame);
+    std::vector<member*> targets = r.present;  // a slow consumer may be closed meanwhile
+    for (member* other : targets)
+        if (other->connection) queue_control(*other->connection, frame);
+    _pool.release(frame);
+    deliver_welcomes(r);
+    if (ended) maybe_end_room(r);
+}
+
+// A member resumed on another node: it is theirs now. If it was ours, its old connection goes
+// (4009, no event), as with a takeover on one node.
+void shard::on_moved(room& r, const envelope& env) {
+    if (env.instance == _nodes[0].instance) return;  // our own resume: its reply does the rest
+    uint16_t node = node_index(env.instance);
+    auto found = r.members.find(env.member);
+    if (found == r.members.end()) {
+        auto fresh = std::make_unique<member>();
+        fresh->id = env.member;
+        fresh->node = node;
+        add_member(r, std::move(fresh));
+        return;
+    }
+    member& m = *found->second;
+    if (m.node == 0) {
+        if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
+        make_remote(r, m, node);
+        maybe_end_room(r);
+        return;
+    }
+    leave_away_list(m);
+    m.leaving = false;
+    m.node = node;
+}
+
+void shard::relay_audio(room& r, std::string_view bytes) {
+    shared_frame* frame = _pool.allocate(bytes.size());
+    std::memcpy(frame->data(), bytes.data(), bytes.size());
+    frame->size = static_cast<uint32_t>(bytes.size());
+    uint64_t soft = _config.send_queue_soft_bytes;
+    for (member* other : r.present) {
+        session& target = *other->connection;
+        if (backlog(target) >= soft) {
+            _metrics.audio_dropped_slow.add();
+            continue;
+        }
+        queue(target, frame);
+        _metrics.audio_deliveries.add();
+    }
+    _pool.release(frame);
+}
+
+void shard::on_node_message(cluster_event& e) {
+    envelope env;
+    if (!parse_node_envelope(e.payload, &env)) return;
+    auto r = _rooms.find(std::string(env.room));
+    if (r == _rooms.end()) return;
+    auto found = r->second->members.find(env.member);
+    if (found == r->second->members.end() || found->second->node != 0) return;
+    member& m = *found->second;
+    shared_frame* frame = _pool.allocate(env.body.size());
+    std::memcpy(frame->data(), env.body.data(), env.body.size());
+    frame->size = static_cast<uint32_t>(env.body.size());
+    if (env.type == 'W') {
+        if (m.connection) {
+            queue_control(*m.connection, frame);
+        } else {
+            if (!m.held_whispers) m.held_whispers = std::make_unique<std::vector<shared_frame*>>();
+            if (m.held_whispers->size() < whispers_held_max) {
+                _pool.retain(frame);
+                m.held_whispers->push_back(frame);
+            }
+        }
+    } else if (m.connection && backlog(*m.connection) < _config.send_queue_soft_bytes) {
+        queue(*m.connection, frame);
+        _metrics.audio_deliveries.add();
+    }
+    _pool.release(frame);
+}
+
+void shard::on_link(const cluster_event& e) {
+    if (e.server >= _link_up.size()) return;
+    _link_up[e.server] = e.ok;
+    if (!e.ok) return;
+    _epochs[e.server] = e.epoch;
+    restore_rooms(e.server);
+}
+
+// Redis is back (or was away from us): tell it again who is here and how far the rooms got.
+void shard::restore_rooms(uint32_t server) {
+    for (auto& [id, r] : _rooms) {
+        if (_context.cluster->server_for(id) != server) continue;
+        std::vector<std::string> args = {_nodes[0].instance,
+                                         std::to_string(r->ledger->current_seq())};
+        for (auto& [member_id, m] : r->members) {
+            if (m->node != 0 || m->leaving) continue;
+            std::string user;
+            ws::append_json_escaped(user, m->user);
+            args.push_back(std::to_string(member_id));
+            args.push_back(user);
+            args.push_back(record_of(*m));
+        }
+        pending_op op;
+        op.kind = op_kind::restore;
+        run_room_script(*r, room_script::restore, std::move(args), std::move(op));
+    }
+}
+
+void shard::on_restore_reply(room& r, cluster_event& e) {
+    const reply_value& v = e.value;
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 2) return;
+    uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
+    // Members elsewhere that are gone now, we missed their `left` while cut off.
+    std::unordered_map<uint32_t, std::string_view> listed;
+    const std::vector<reply_value>& pairs = v.items[1].items;
+    for (size_t i = 0; i + 1 < pairs.size(); i += 2)
+        listed.emplace(parse_id(pairs[i].text), pairs[i + 1].text);
+    std::vector<member*> gone;
+    for (auto& [id, m] : r.members)
+        if (m->node != 0 && !listed.count(id)) gone.push_back(m.get());
+    for (member* m : gone) erase_member(r, *m);
+    for (auto& [id, text] : listed) {
+        member_record record;
+        if (!parse_member_record(text, &record)) continue;
+        auto found = r.members.find(id);
+        if (record.instance == _nodes[0].instance) continue;
+        if (found == r.members.end()) {
+            auto fresh = std::make_unique<member>();
+            fresh->id = id;
+            fresh->muted = record.muted;
+            fresh->node = node_index(record.instance);
+            add_member(r, std::move(fresh));
+        } else if (found->second->node == 0 && !found->second->leaving) {
+            member& m = *found->second;  // resumed elsewhere while we were cut off
+            if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
+            make_remote(r, m, node_index(record.instance));
+        }
+    }
+    r.synced = true;
+    r.ledger->advance_to(seq);
+}
+
+void shard::on_nodes(const cluster_event& e) {
+    uint64_t now = base::monotonic_ms();
+    for (const std::string& instance : e.live) node_index(instance);
+    std::unordered_map<std::string_view, bool> live;
+    for (const std::string& instance : e.live) live[instance] = true;
+    for (uint16_t i = 1; i < _nodes.size(); ++i) {
+        node_entry& n = _nodes[i];
+        if (live.count(n.instance)) {
+            n.last_seen_ms = now;
+            n.dead = false;
+        } else if (!n.dead && now - n.last_seen_ms > _config.node_timeout_ms) {
+            n.dead = true;
+            node_dead(i);
+        }
+    }
+}
+
+// Members of a node that died are held for the resume grace, then time out (expire_away).
+void shard::node_dead(uint16_t node) {
+    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
+    for (auto& [id, r] : _rooms) {
+        for (auto& [member_id, m] : r->members) {
+            if (m->node != node || m->leaving || m->away_index != UINT32_MAX) continue;
+            m->away_deadline_ms = deadline;
+            m->away_index = static_cast<uint32_t>(_away.size());
+            _away.push_back(m.get());
+        }
+    }
+}
+
+uint16_t shard::node_index(std::string_view instance) {
+    for (uint16_t i = 0; i < _nodes.size(); ++i)
+        if (_nodes[i].instance == instance) return i;
+    // Instances are never forgotten (a restart is a new one); reuse a dead slot past the limit.
+    if (_nodes.size() >= UINT16_MAX) {
+        for (uint16_t i = 1; i < _nodes.size(); ++i) {
+            if (!_nodes[i].dead) continue;
+            _nodes[i] = {std::string(instance), base::monotonic_ms(), false};
+            return i;
+        }
+        return 0;
+    }
+    _nodes.push_back({std::string(instance), base::monotonic_ms(), false});
+    return static_cast<uint16_t>(_nodes.size() - 1);
+}
+
+// The member list Redis sent (pairs of id, record), for a room new on this node.
+void shard::load_members(room& r, const reply_value& pairs, uint32_t except) {
+    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
+    for (size_t i = 0; i + 1 < pairs.items.size(); i += 2) {
+        uint32_t id = parse_id(pairs.items[i].text);
+        member_record record;
+        if (id == 0 || id == except || r.members.count(id)) continue;
+        if (!parse_member_record(pairs.items[i + 1].text, &record)) continue;
+        if (record.instance == _nodes[0].instance) continue;
+        auto fresh = std::make_unique<member>();
+        fresh->id = id;
+        fresh->muted = record.muted;
+        fresh->node = node_index(record.instance);
+        member& m = add_member(r, std::move(fresh));
+        if (_nodes[m.node].dead) {
+            m.away_deadline_ms = deadline;
+            m.away_index = static_cast<uint32_t>(_away.size());
+            _away.push_back(&m);
+        }
+    }
+}
+
+std::string shard::members_json(const reply_value& pairs, uint32_t except) const {
+    std::string out = "[";
+    for (size_t i = 0; i + 1 < pairs.items.size(); i += 2) {
+        uint32_t id = parse_id(pairs.items[i].text);
+        member_record record;
+        if (id == 0 || id == except || !parse_member_record(pairs.items[i + 1].text, &record))
+            continue;
+        if (out.size() > 1) out += ',';
+        out += "{\"member\":" + std::to_string(id) + ",\"user\":\"";
+        out += record.user;
+        out += "\",\"name\":\"";
+        out += record.name;
+        out += "\",\"muted\":";
+        out += record.muted ? "true" : "false";
+        out += ",\"speak\":";
+        out += record.speak ? "true" : "false";
+        out += '}';
+    }
+    out += ']';
+    return out;
+}
+
+// Welcomes whose seq the room has reached go out, each followed by what it missed.
+void shard::deliver_welcomes(room& r) {
+    uint64_t applied = r.ledger->current_seq();
+    for (size_t i = 0; i < r.welcomes.size();) {
+        if (r.welcomes[i].seq > applied) {
+            ++i;
+            continue;
+        }
+        welcome_wait w = std::move(r.welcomes[i]);
+        r.welcomes.erase(r.welcomes.begin() + static_cast<long>(i));
+        auto found = r.members.find(w.member);
+        if (found != r.members.end()) send_welcome(r, *found->second, w);
+    }
+}
+
+void shard::send_welcome(room& r, member& m, welcome_wait& w) {
+    if (!m.connection || m.node != 0 || m.present_index != UINT32_MAX) return;
+    session& s = *m.connection;
+    shared_frame* frame = text_frame(w.json);
+    queue_control(s, frame);
+    _pool.release(frame);
+    for (const std::string& json : w.missed) {
+        frame = text_frame(json);
+        queue_control(s, frame);
+        _pool.release(frame);
+    }
+    r.ledger->replay(w.seq, [&](shared_frame* event) { queue_control(s, event); });
+    if (m.held_whispers) {
+        for (shared_frame* whisper : *m.held_whispers) {
+            queue_control(s, whisper);
+            _pool.release(whisper);
+        }
+        m.held_whispers.reset();
+    }
+    if (!m.connection) return;  // closed as a slow consumer meanwhile
+    m.present_index = static_cast<uint32_t>(r.present.size());
+    r.present.push_back(&m);
+}
+
+member& shard::add_member(room& r, std::unique_ptr<member> fresh) {
+    member& m = *fresh;
+    m.home = &r;
+    if (m.node == 0) {
+        ++r.local_members;
+        _metrics.members.add();
+    } else {
+        ++r.remote_members;
+    }
+    r.members[m.id] = std::move(fresh);
+    return m;
+}
+
+void shard::erase_member(room& r, member& m) {
+    detach_member(m);
+    leave_away_list(m);
+    if (m.held_whispers)
+        for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
+    if (m.node == 0) {
+        --r.local_members;
+        uint64_t members = _metrics.members.get();
+        _metrics.members.set(members ? members - 1 : 0);
+    } else {
+        --r.remote_members;
+    }
+    r.members.erase(m.id);
+}
+
+void shard::make_local(room& r, member& m) {
+    if (m.node == 0) return;
+    leave_away_list(m);
+    m.node = 0;
+    --r.remote_members;
+    ++r.local_members;
+    _metrics.members.add();
+}
+
+void shard::make_remote(room& r, member& m, uint16_t node) {
+    detach_member(m);
+    leave_away_list(m);
+    if (m.held_whispers) {
+        for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
+        m.held_whispers.reset();
+    }
+    if (m.node == 0) {
+        --r.local_members;
+        ++r.remote_members;
+        uint64_t members = _metrics.members.get();
+        _metrics.members.set(members ? members - 1 : 0);
+    }
+    m.node = node;
+    m.leaving = false;
+}
+
+}  // namespace chorus::core
