@@ -155,11 +155,12 @@ void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string 
     op.muted = a1 == "1";
     op.before = before;
     op.after = after;
+    if (kind == 'm') std::from_chars(a2.data(), a2.data() + a2.size(), op.by);
     if (!link_up(r.id)) {
-        on_event_reply(op, r, *std::make_unique<cluster_event>());
+        cluster_event failed;  // ok == false: delivered here only
+        on_event_reply(op, r, failed);
         return;
     }
-    if (kind == 'm') op.by = static_cast<uint32_t>(std::stoul(a2));
     std::vector<std::string> args = {std::string(1, kind),
                                      std::to_string(member),
                                      std::move(a1),
@@ -397,8 +398,9 @@ void shard::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
     if (!m || !m->leaving) return;  // the `left` (or a move) was applied meanwhile
     if (!e.ok) {
         if (m->node != 0) {
-            // Cannot reach Redis: try this member's timeout again in a second.
             m->leaving = false;
+            if (op.reason != "timeout") return;  // a kick that could not reach its node
+            // Cannot reach Redis: try this member's timeout again in a second.
             m->away_deadline_ms = base::monotonic_ms() + 1000;
             if (m->away_index == UINT32_MAX) {
                 m->away_index = static_cast<uint32_t>(_away.size());

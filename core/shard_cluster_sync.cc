@@ -3,6 +3,7 @@
 // that resumed elsewhere, the live-node list (members of a dead node time out after the grace),
 // and Redis going away and coming back (the room state is restored from what this node holds).
 #include <charconv>
+#include <cstring>
 
 #include "core/base/clock.h"
 #include "core/shard.h"
@@ -226,6 +227,7 @@ void shard::on_restore_reply(room& r, cluster_event& e) {
     }
     r.synced = true;
     r.ledger->advance_to(seq);
+    deliver_welcomes(r);  // a welcome whose own event was lost with the connection
 }
 
 void shard::on_nodes(const cluster_event& e) {

@@ -1,0 +1,94 @@
+// Envelopes and member records come from Redis, so from the network: every malformed shape is
+// rejected and every well-formed one round-trips its fields exactly.
+#include "core/cluster_envelope.h"
+
+#include <gtest/gtest.h>
+
+#include "core/cluster/redis_conn.h"
+
+namespace chorus::core {
+namespace {
+
+TEST(ClusterEnvelope, RoomEventFields) {
+    envelope e;
+    ASSERT_TRUE(parse_room_envelope(
+        R"(E|42|l|7|kicked|n1/abc|{"type":"left","seq":42,"member":7,"user":"a|b"})", &e));
+    EXPECT_EQ(e.type, 'E');
+    EXPECT_EQ(e.seq, 42u);
+    EXPECT_EQ(e.kind, 'l');
+    EXPECT_EQ(e.member, 7u);
+    EXPECT_EQ(e.a1, "kicked");
+    EXPECT_EQ(e.a2, "n1/abc");
+    EXPECT_EQ(e.body, R"({"type":"left","seq":42,"member":7,"user":"a|b"})");
+}
+
+TEST(ClusterEnvelope, RejectsMalformedEvents) {
+    envelope e;
+    for (const char* bad :
+         {"", "E", "E|", "E|0|c|1|||{}", "E|1|x|1|||{}", "E|1|c|0|||{}", "E|-1|c|1|||{}",
+          "E|1|c|1||{}", "E|1|c|1|||", "E|1|c|1|||not json", "E|99999999999999999999999|c|1|||{}",
+          "E|1|c|4294967296|||{}", "EE|1|c|1|||{}", "X|1|c|1|||{}", "E|1 |c|1|||{}"})
+        EXPECT_FALSE(parse_room_envelope(bad, &e)) << bad;
+}
+
+TEST(ClusterEnvelope, MovedAndAudio) {
+    envelope e;
+    ASSERT_TRUE(parse_room_envelope("M|9|n2/ff|", &e));
+    EXPECT_EQ(e.member, 9u);
+    EXPECT_EQ(e.instance, "n2/ff");
+    EXPECT_FALSE(parse_room_envelope("M|9||", &e));
+    EXPECT_FALSE(parse_room_envelope("M|9|n2|extra", &e));
+    std::string audio = std::string("A|n1/aa|") + std::string("\x82\x06\x01\0\0\0\x02x", 8);
+    ASSERT_TRUE(parse_room_envelope(audio, &e));
+    EXPECT_EQ(e.instance, "n1/aa");
+    EXPECT_EQ(e.body.size(), 8u);
+    EXPECT_FALSE(parse_room_envelope("A|n1/aa|", &e));
+    EXPECT_FALSE(parse_room_envelope("A||xx", &e));
+}
+
+TEST(ClusterEnvelope, NodeMessages) {
+    envelope e;
+    ASSERT_TRUE(parse_node_envelope("W|room-1|12|\x81\x02hi", &e));
+    EXPECT_EQ(e.type, 'W');
+    EXPECT_EQ(e.room, "room-1");
+    EXPECT_EQ(e.member, 12u);
+    EXPECT_EQ(e.body, "\x81\x02hi");
+    EXPECT_FALSE(parse_node_envelope("W|bad room|12|xx", &e));
+    EXPECT_FALSE(parse_node_envelope("W||12|xx", &e));
+    EXPECT_FALSE(parse_node_envelope("W|r|0|xx", &e));
+    EXPECT_FALSE(parse_node_envelope("E|r|1|xx", &e));
+    EXPECT_FALSE(parse_node_envelope(std::string("V|") + std::string(65, 'r') + "|1|xx", &e));
+}
+
+TEST(ClusterEnvelope, MemberRecordRoundTrip) {
+    std::string text =
+        make_member_record("n1/ab", 1234567890123ull, true, "al\\\"ice", "Al", false);
+    member_record r;
+    ASSERT_TRUE(parse_member_record(text, &r));
+    EXPECT_EQ(r.instance, "n1/ab");
+    EXPECT_EQ(r.session, 1234567890123ull);
+    EXPECT_TRUE(r.muted);
+    EXPECT_EQ(r.user, "al\\\"ice");
+    EXPECT_EQ(r.name, "Al");
+    EXPECT_FALSE(r.speak);
+    for (const char* bad : {"", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1", "n1\n1\n2\nu\nn\n1",
+                            "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
+        EXPECT_FALSE(parse_member_record(bad, &r)) << bad;
+}
+
+TEST(RedisUrl, Parses) {
+    cluster::redis_address a;
+    std::string error;
+    ASSERT_TRUE(cluster::parse_redis_url("redis://127.0.0.1:6390", &a, &error));
+    EXPECT_EQ(a.host, "127.0.0.1");
+    EXPECT_EQ(a.port, 6390);
+    ASSERT_TRUE(cluster::parse_redis_url("redis://cache.internal/", &a, &error));
+    EXPECT_EQ(a.host, "cache.internal");
+    EXPECT_EQ(a.port, 6379);
+    for (const char* bad : {"", "127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0",
+                            "redis://h:65536", "redis://h:x", "redis://u:p@h:1", "redis://h:1/2"})
+        EXPECT_FALSE(cluster::parse_redis_url(bad, &a, &error)) << bad;
+}
+
+}  // namespace
+}  // namespace chorus::core
