@@ -59,6 +59,9 @@ bool parse_room_envelope(std::string_view in, envelope* out) {
                 return false;
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             return in.empty();
+        case 'R':
+            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
+            return in.empty();
         case 'A':
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             out->body = in;

@@ -4,6 +4,7 @@
 //   room channel / Stream:  E|seq|kind|member|a1|a2|json   a room event (seq'd)
 //                           M|member|instance|             a member resumed on another node
 //                           A|instance|frame               room audio, as a server WebSocket frame
+//                           R|instance|                    members re-registered after data loss
 //   node channel:           W|room|member|frame            text whisper for a member here
 //                           V|room|member|frame            audio whisper for a member here
 #pragma once
@@ -25,7 +26,7 @@ struct envelope {
     std::string_view body;  // E: the event's JSON; A, W, V: the WebSocket frame
 };
 
-// Parses a room-channel or Stream message (E, M, A). False when malformed.
+// Parses a room-channel or Stream message (E, M, A, R). False when malformed.
 bool parse_room_envelope(std::string_view in, envelope* out);
 // Parses a node-channel message (W, V). False when malformed.
 bool parse_node_envelope(std::string_view in, envelope* out);

@@ -199,6 +199,7 @@ class shard final : public net::loop_handler {
     uint16_t node_index(std::string_view instance);
     void node_dead(uint16_t node);
     void restore_rooms(uint32_t server);
+    void restore_room(room& r);
     std::string record_of(const member& m) const;
 
     // shard_messages.cc: what a member sends after the upgrade

@@ -32,6 +32,9 @@ void shard::on_room_message(room& r, std::string& payload) {
         case 'M':
             if (r.synced) on_moved(r, env);
             return;
+        case 'R':
+            if (env.instance != _nodes[0].instance) restore_room(r);
+            return;
         case 'E':
             if (!r.synced) {
                 // Before the member list: kept until it arrives (bounded like the history).
@@ -177,22 +180,23 @@ void shard::on_link(const cluster_event& e) {
 
 // Redis is back (or was away from us): tell it again who is here and how far the rooms got.
 void shard::restore_rooms(uint32_t server) {
-    for (auto& [id, r] : _rooms) {
-        if (_context.cluster->server_for(id) != server) continue;
-        std::vector<std::string> args = {_nodes[0].instance,
-                                         std::to_string(r->ledger->current_seq())};
-        for (auto& [member_id, m] : r->members) {
-            if (m->node != 0 || m->leaving) continue;
-            std::string user;
-            ws::append_json_escaped(user, m->user);
-            args.push_back(std::to_string(member_id));
-            args.push_back(user);
-            args.push_back(record_of(*m));
-        }
-        pending_op op;
-        op.kind = op_kind::restore;
-        run_room_script(*r, room_script::restore, std::move(args), std::move(op));
+    for (auto& [id, r] : _rooms)
+        if (_context.cluster->server_for(id) == server) restore_room(*r);
+}
+
+void shard::restore_room(room& r) {
+    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger->current_seq())};
+    for (auto& [member_id, m] : r.members) {
+        if (m->node != 0 || m->leaving) continue;
+        std::string user;
+        ws::append_json_escaped(user, m->user);
+        args.push_back(std::to_string(member_id));
+        args.push_back(user);
+        args.push_back(record_of(*m));
     }
+    pending_op op;
+    op.kind = op_kind::restore;
+    run_room_script(r, room_script::restore, std::move(args), std::move(op));
 }
 
 void shard::on_restore_reply(room& r, cluster_event& e) {

@@ -4,6 +4,7 @@
 // hold no raw newline). Channel and Stream messages are envelopes (core/cluster_envelope.h):
 //   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat)
 //   M|member|instance|                a member resumed on `instance`
+//   R|instance|                       `instance` re-registered members Redis had lost
 #include "core/cluster/scripts.h"
 
 #include <string>
@@ -136,12 +137,13 @@ constexpr std::string_view restore_body = R"lua(
 local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
 local seen = tonumber(ARGV[4])
 if seen > seq then redis.call('HSET', META, 'seq', string.format('%.0f', seen)) end
-local mine = {}
+local mine, added = {}, false
 for i = 5, #ARGV, 3 do
   local id, user, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   mine[id] = true
   local cur = redis.call('HGET', M, id)
   if not cur or split(cur)[1] == ARGV[3] then
+    if not cur then added = true end
     redis.call('HSET', M, id, rec)
     if not redis.call('HGET', U, user) then redis.call('HSET', U, user, id) end
   end
@@ -153,6 +155,8 @@ for i = 1, #all, 2 do
   end
 end
 ended()
+-- Members Redis had lost are back: the other nodes fetch the list again.
+if added then redis.call('PUBLISH', CH, 'R|' .. ARGV[3] .. '|') end
 return {tonumber(redis.call('HGET', META, 'seq') or '0'), redis.call('HGETALL', M)}
 )lua";
 

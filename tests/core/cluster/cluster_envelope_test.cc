@@ -37,6 +37,9 @@ TEST(ClusterEnvelope, MovedAndAudio) {
     EXPECT_EQ(e.member, 9u);
     EXPECT_EQ(e.instance, "n2/ff");
     EXPECT_FALSE(parse_room_envelope("M|9||", &e));
+    ASSERT_TRUE(parse_room_envelope("R|n3/01|", &e));
+    EXPECT_EQ(e.instance, "n3/01");
+    EXPECT_FALSE(parse_room_envelope("R||", &e));
     EXPECT_FALSE(parse_room_envelope("M|9|n2|extra", &e));
     std::string audio = std::string("A|n1/aa|") + std::string("\x82\x06\x01\0\0\0\x02x", 8);
     ASSERT_TRUE(parse_room_envelope(audio, &e));
