@@ -69,6 +69,11 @@ bool apply(options& o, const std::string& name, const std::string& value, std::s
     if (name == "url") {
         ok = parse_ws_url(value, &o.server, &path, error);
         if (!ok) return false;
+    } else if (name == "also-url") {
+        target more;
+        ok = parse_ws_url(value, &more, &path, error);
+        if (!ok) return false;
+        o.more_servers.push_back(more);
     } else if (name == "url-template") {
         ok = parse_ws_url(value, &o.server, &o.server.path_template, error);
         if (!ok) return false;
@@ -295,6 +300,8 @@ const char* usage_text() {
            "common:\n"
            "  --duration 10s --ramp 2s --drain 3s --threads 1 --io auto|uring|epoll\n"
            "  --protocol chorus|raw  raw: --url-template ws://HOST:PORT/{room} --self-echo yes|no\n"
+           "  --also-url ws://HOST:PORT  another node of a cluster (repeatable): member i of\n"
+           "                         each room joins server i mod (1 + extra servers)\n"
            "  --max-loss 0           exit 1 when loss or reorders exceed this fraction\n"
            "  --json FILE            results as JSON\n"
            "  --server-pid P         server CPU seconds (/proc/P/stat) and peak RSS (VmHWM)\n"

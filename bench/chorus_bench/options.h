@@ -24,7 +24,8 @@ struct options {
     scenario_kind scenario = scenario_kind::rooms;
     protocol_kind protocol = protocol_kind::chorus;
     target server;
-    bool self_echo = false;  // raw: the server also sends a frame back to its sender
+    std::vector<target> more_servers;  // --also-url: each room's members alternate over all
+    bool self_echo = false;            // raw: the server also sends a frame back to its sender
 
     uint32_t threads = 1;
     std::string io = "auto";  // auto | uring | epoll

@@ -98,9 +98,17 @@ void worker::run() {
         _loop = net::make_epoll_loop(config, this, &error);
         uring = false;
     }
-    if (!_loop || !resolve_ipv4(_options.server.host, &_server_address_be)) {
-        _stats->setup_error = _loop ? "cannot resolve " + _options.server.host
-                                    : "cannot create the event loop: " + error;
+    std::vector<const target*> servers = {&_options.server};
+    for (const target& more : _options.more_servers) servers.push_back(&more);
+    std::string unresolved;
+    for (const target* server : servers) {
+        uint32_t address = 0;
+        if (!resolve_ipv4(server->host, &address)) unresolved = server->host;
+        _server_addresses_be.push_back(address);
+    }
+    if (!_loop || !unresolved.empty()) {
+        _stats->setup_error =
+            _loop ? "cannot resolve " + unresolved : "cannot create the event loop: " + error;
         _stats->connect_done_ns.store(base::monotonic_ns());
         _stats->finished.store(true);
         return;
@@ -164,10 +172,13 @@ bool worker::open_connection(uint32_t index) {
         ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
         ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof(from));
     }
+    // In a cluster run, a room's members alternate over the servers.
+    uint32_t which = c.member % static_cast<uint32_t>(_server_addresses_be.size());
+    const target& server = which == 0 ? _options.server : _options.more_servers[which - 1];
     sockaddr_in to{};
     to.sin_family = AF_INET;
-    to.sin_port = htons(_options.server.port);
-    to.sin_addr.s_addr = _server_address_be;
+    to.sin_port = htons(server.port);
+    to.sin_addr.s_addr = _server_addresses_be[which];
     c.connect_ns = base::monotonic_ns();
     if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0 && errno != EINPROGRESS) {
         note_error(std::string("connect: ") + std::strerror(errno));
@@ -191,7 +202,7 @@ bool worker::open_connection(uint32_t index) {
     c.in_flight_done = 0;
     c.reader = ws::message_reader(ws::role::client, 16u << 20);
     c.key = make_websocket_key(&c.rng);
-    append_upgrade_request(c.out, _options.server.host, _options.server.port, path_for(c), c.key);
+    append_upgrade_request(c.out, server.host, server.port, path_for(c), c.key);
     mark_dirty(index);
     ++_handshaking;
     ++_stats->opened;

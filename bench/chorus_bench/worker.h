@@ -145,7 +145,7 @@ class worker final : public net::loop_handler {
     run_control* _control;
     worker_stats* _stats;
     std::unique_ptr<net::event_loop> _loop;
-    uint32_t _server_address_be = 0;
+    std::vector<uint32_t> _server_addresses_be;  // --url, then each --also-url
 
     std::vector<room_state> _rooms;
     std::vector<client_conn> _conns;
