@@ -38,8 +38,8 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps build-deps run test test-unit test-integration test-web test-sanitize fuzz bench soak \
-  check-includes format clean
+.PHONY: all deps build-deps run cluster-demo test test-unit test-integration test-web test-sanitize \
+  fuzz bench soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
 
@@ -92,6 +92,11 @@ $(MICRO_BENCH): $(MICRO_OBJS) $(BUILD)/libchorus.a
 run: build-deps
 	$(MAKE) --no-print-directory $(CHORUSD)
 	$(CHORUSD) $(ARGS)
+
+# Redis, three chorusd nodes and nginx on this machine, in the foreground (docs/CLUSTER.md).
+cluster-demo: build-deps
+	$(MAKE) --no-print-directory $(CHORUSD)
+	BUILD=$(BUILD) CHORUSD=$(CHORUSD) bash tools/cluster_demo.sh
 
 test: deps all check-includes
 	$(UNIT_TESTS) --gtest_brief=1
