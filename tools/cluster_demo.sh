@@ -213,7 +213,7 @@ EOF
             proxy_buffering off;
             proxy_request_buffering off;
             proxy_connect_timeout 2s;
-            proxy_next_upstream error timeout;
+            proxy_next_upstream error timeout http_503;
             proxy_next_upstream_tries 3;
             proxy_read_timeout 300s;
             proxy_send_timeout 300s;
