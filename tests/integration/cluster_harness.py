@@ -318,12 +318,13 @@ class Cluster:
 
 
 def healthz(server_or_port):
+    """(HTTP status, body "status"); a body without one gives its text instead."""
     port = server_or_port if isinstance(server_or_port, int) else server_or_port.port
     r = http_request(port, "/healthz", timeout=2.0)
     try:
-        status = r.json().get("status")
-    except ValueError:
-        status = None
+        status = r.json()["status"]
+    except (ValueError, KeyError, TypeError):
+        status = r.body.decode("utf-8", "replace")
     return r.status, status
 
 
@@ -370,18 +371,45 @@ def join(server_or_port, room, user, **extra):
     return server_or_port.join(room, user=user, **extra)
 
 
-LIVE_COLLECTORS = []
+LIVE_THREADS = []
 
 
 def stop_collectors():
-    """Stops every reader thread before sockets are closed under it (a closed fd number can be
-    reused by the next socket, which the thread would then read from)."""
-    collectors = list(LIVE_COLLECTORS)
-    LIVE_COLLECTORS.clear()
-    for col in collectors:
-        col._halt = True
-    for col in collectors:
-        col.join(T(5))
+    """Stops every reader and pump thread before the sockets are closed under them (a closed fd
+    number can be reused by the next socket, which the thread would then use)."""
+    threads = list(LIVE_THREADS)
+    LIVE_THREADS.clear()
+    for t in threads:
+        t._halt = True
+    for t in threads:
+        t.join(T(5))
+
+
+class Pump(threading.Thread):
+    """Sends numbered room audio frames (a 4-byte counter) from one client until finished."""
+
+    def __init__(self, client, every=0.01):
+        super().__init__(daemon=True)
+        self.client, self.every, self.sent = client, every, 0
+        self._halt = False
+        self.error = None
+        LIVE_THREADS.append(self)
+        self.start()
+
+    def run(self):
+        while not self._halt:
+            try:
+                self.client.send_binary(bytes([1]) + self.sent.to_bytes(4, "big"))
+            except (OSError, wsclient.WsError) as e:
+                self.error = e
+                return
+            self.sent += 1
+            time.sleep(self.every)  # the pacing of the audio, not a wait for an event
+
+    def finish(self):
+        self._halt = True
+        self.join(T(5))
+        assert self.error is None, f"audio pump failed: {self.error!r}"
 
 
 class Collector(threading.Thread):
@@ -402,7 +430,7 @@ class Collector(threading.Thread):
         self.error = None
         self.cond = threading.Condition()
         self._halt = False
-        LIVE_COLLECTORS.append(self)
+        LIVE_THREADS.append(self)
         self.start()
 
     def run(self):

@@ -5,13 +5,12 @@ same-node service and recovers without restarting nodes; Redis losing its data k
 increasing and member ids unique.
 """
 
-import threading
 import time
 
 import pytest
 
 import wsclient
-from cluster_harness import (Cluster, Collector, Nginx, RedisServer, assert_consecutive,
+from cluster_harness import (Cluster, Collector, Nginx, Pump, RedisServer, assert_consecutive,
                              event_key, healthz, join, metric, stop_collectors, wait_healthy)
 from harness import T, assert_fields, check_refusal, make_jwt, room_path, uniq, wait_until
 
@@ -253,26 +252,6 @@ def test_kill9_members_resume_on_other_nodes_and_lost_member_times_out_once(clus
 
 
 # ---- SIGTERM drain ---------------------------------------------------------------------------
-class Pump(threading.Thread):
-    """Sends numbered room audio frames from one client until stopped."""
-
-    def __init__(self, client, every=0.01):
-        super().__init__(daemon=True)
-        self.client, self.every, self.sent = client, every, 0
-        self.halt = threading.Event()
-        self.start()
-
-    def run(self):
-        while not self.halt.is_set():
-            self.client.send_binary(frame(1, self.sent.to_bytes(4, "big")))
-            self.sent += 1
-            self.halt.wait(self.every)
-
-    def finish(self):
-        self.halt.set()
-        self.join(T(5))
-
-
 def counters(payloads):
     return [int.from_bytes(p, "big") for p in payloads]
 
