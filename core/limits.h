@@ -20,6 +20,7 @@ constexpr uint32_t shards_max = 256;
 constexpr uint32_t sweep_ticks_per_second =
     10;                                         // the session sweep covers every slot once a second
 constexpr uint32_t closing_ms_max = 3000;       // a queued close frame that cannot be written
+constexpr uint64_t drain_listen_ms_max = 1000;  // draining: /healthz answers this long at most
 constexpr size_t whispers_held_max = 1000;      // text whispers held for an away member
 constexpr size_t fanout_timestamps_max = 4096;  // audio receive times kept per pass (metrics)
 

@@ -113,10 +113,6 @@ void shard::on_accept(net::conn_handle conn, int) {
     _metrics.connections_accepted.add();
     uint32_t total = _context.connections.fetch_add(1, std::memory_order_relaxed) + 1;
     s.counted = true;
-    if (_draining || _context.draining.load(std::memory_order_relaxed)) {
-        refuse(s, 503, "overloaded", "the server is draining; reconnect to another node");
-        return;
-    }
     if (total > _context.max_connections) {
         refuse(s, 503, "overloaded", "connection limit reached; try again later");
         return;
@@ -335,7 +331,10 @@ void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) {
         _draining = true;
         _drain_deadline_ms = base::monotonic_ms() + _config.drain_timeout_ms;
-        _loop->close_listeners();
+        // The listener stays open while clients go, so that /healthz can say "draining" and a
+        // balancer moves on; room requests are refused (503) meanwhile.
+        _drain_listen_until_ms = base::monotonic_ms() +
+                                 std::min<uint64_t>(_config.drain_timeout_ms, drain_listen_ms_max);
         for (uint32_t i = 0; i < _session_count; ++i) {
             session& s = _sessions[i];
             if (s.phase == session_phase::websocket) {
@@ -358,8 +357,16 @@ void shard::before_sleep() {
         _wake_pending[to] = false;
         _context.shards[to]->loop().wake();
     }
-    if (_draining && (_loop->connection_count() == 0 || base::monotonic_ms() >= _drain_deadline_ms))
-        _loop->stop();
+    if (_draining) {
+        uint64_t now = base::monotonic_ms();
+        if (!_listeners_closed &&
+            (now >= _drain_listen_until_ms || _metrics.websocket_sessions.get() == 0)) {
+            _listeners_closed = true;
+            _loop->close_listeners();
+        }
+        if (_listeners_closed && (_loop->connection_count() == 0 || now >= _drain_deadline_ms))
+            _loop->stop();
+    }
 }
 
 void shard::on_tick() {

@@ -242,6 +242,8 @@ class shard final : public net::loop_handler {
     std::atomic<bool> _drain_requested{false};
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;
+    uint64_t _drain_listen_until_ms = 0;
+    bool _listeners_closed = false;
     struct rooms_query {
         net::conn_handle conn;
         uint32_t replies_missing;

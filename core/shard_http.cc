@@ -127,6 +127,11 @@ void shard::handle_request(session& s, const ws::http_request& request) {
     }
     std::string_view path = request.path;
     constexpr std::string_view rooms_prefix = "/v1/rooms/";
+    bool draining = _draining || _context.draining.load(std::memory_order_relaxed);
+    if (draining && (path.starts_with(rooms_prefix) || path == "/v1/echo")) {
+        refuse(s, 503, "overloaded", "the server is draining; reconnect to another node");
+        return;
+    }
     if (path.starts_with(rooms_prefix)) {
         std::string_view room_id = path.substr(rooms_prefix.size());
         if (!room_id_valid(room_id)) {
@@ -157,7 +162,6 @@ void shard::handle_request(session& s, const ws::http_request& request) {
     if (path == "/v1/rooms") {
         serve_rooms_listing(s, request);
     } else if (path == "/healthz") {
-        bool draining = _draining || _context.draining.load(std::memory_order_relaxed);
         bool degraded = _context.hub && !_context.hub->up.load(std::memory_order_relaxed);
         respond(s, draining ? 503 : 200, "application/json",
                 draining   ? R"({"status":"draining"})"
