@@ -46,6 +46,11 @@ if [[ ! -x $NGINX || ! -x $REDIS_SERVER ]]; then
         die "needs redis-server and nginx: make deps (or apt-get install redis-server nginx-light)"
 fi
 
+# One demo per build folder: a second one would delete the first one's logs and config.
+mkdir -p "$BUILD"
+exec 9>"$BUILD/cluster-demo.lock"
+flock -n 9 || die "another cluster demo is running from $DIR"
+
 # --- ports --------------------------------------------------------------------------------------
 port_free() {  # PORT: can we bind 127.0.0.1:PORT?
     "$PYTHON" - "$1" <<'PY'
@@ -151,7 +156,7 @@ mkdir -p "$DIR"/tmp/{body,proxy,fastcgi,uwsgi,scgi}
 abs=$(cd "$DIR" && pwd)
 start_redis() {  # no persistence: a restart starts empty, as after a data loss
     "$REDIS_SERVER" --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-        --daemonize no --dir "$abs" >>"$DIR/redis.log" 2>&1 &
+        --daemonize no --dir "$abs" >>"$DIR/redis.log" 2>&1 9>&- &
     redis_pid=$!
     wait_for "redis-server" "$redis_pid" 10 \
         grep -q "^$redis_pid:.*Ready to accept connections" "$DIR/redis.log" ||
@@ -165,7 +170,7 @@ for i in "${!NODE_PORTS[@]}"; do
     n=$((i + 1))
     "$CHORUSD" --listen "127.0.0.1:${NODE_PORTS[$i]}" --redis "redis://127.0.0.1:$REDIS_PORT" \
         --node-id "node$n" --cluster-secret "$secret" --threads "$THREADS" "${EXTRA_ARGS[@]}" \
-        2>"$DIR/node$n.log" &
+        2>"$DIR/node$n.log" 9>&- &
     node_pids+=($!)
 done
 for i in "${!NODE_PORTS[@]}"; do
@@ -186,7 +191,9 @@ done
     echo "error_log $abs/nginx-error.log notice;"
     echo "events { worker_connections 4096; }"
     echo "http {"
-    echo "    access_log $abs/nginx-access.log;"
+    echo "    log_format chorus '\$remote_addr [\$time_local] \"\$request_method \$uri\" \$status \$request_time'"
+    echo "                      ' upstream=\$upstream_addr (\$upstream_status)';"
+    echo "    access_log $abs/nginx-access.log chorus;"
     for t in client_body:body proxy:proxy fastcgi:fastcgi uwsgi:uwsgi scgi:scgi; do
         echo "    ${t%%:*}_temp_path $abs/tmp/${t#*:};"
     done
@@ -215,8 +222,13 @@ EOF
             proxy_connect_timeout 2s;
             proxy_next_upstream error timeout http_503;
             proxy_next_upstream_tries 3;
-            proxy_read_timeout 300s;
-            proxy_send_timeout 300s;
+            proxy_read_timeout 30s;
+            proxy_send_timeout 30s;
+            error_page 502 504 = @no_node;
+        }
+        location @no_node {
+            default_type application/json;
+            return 503 '{"error":"overloaded","message":"no node can take the connection now"}';
         }
     }
 }
@@ -224,7 +236,7 @@ EOF
 } >"$DIR/nginx.conf"
 "$NGINX" -t -q -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" ||
     { show_log "$DIR/nginx-error.log"; exit 1; }
-"$NGINX" -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" 2>>"$DIR/nginx-error.log" &
+"$NGINX" -p "$abs" -c "$abs/nginx.conf" -e "$abs/nginx-error.log" 2>>"$DIR/nginx-error.log" 9>&- &
 nginx_pid=$!
 wait_for "nginx" "$nginx_pid" 10 healthz "$NGINX_PORT" || { show_log "$DIR/nginx-error.log"; exit 1; }
 
