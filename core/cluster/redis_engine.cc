@@ -87,6 +87,7 @@ class redis_engine final : public cluster_engine {
         char hex[13];
         for (int i = 0; i < 6; ++i) std::snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
         _instance = config.node_id + "/" + hex;
+        _own_audio_prefix = "A|" + _instance + "|";
         for (const redis_address& address : config.servers) {
             auto s = std::make_unique<server>();
             s->address = address;
@@ -183,6 +184,7 @@ class redis_engine final : public cluster_engine {
 
     engine_config _config;
     std::string _instance;
+    std::string _own_audio_prefix;
     std::vector<std::unique_ptr<server>> _servers;
     cluster_hub* _hub = nullptr;
     uint32_t _shards = 0;
@@ -563,6 +565,8 @@ void redis_engine::on_push(server& s, const redisReply* r) {
     if (type != "message") return;
     _hub->counters.messages_in.fetch_add(1, std::memory_order_relaxed);
     std::string_view payload = reply_text(r->element[2]);
+    // Our own audio comes back from the channel: the shard has fanned it out already.
+    if (payload.size() > _own_audio_prefix.size() && payload.starts_with(_own_audio_prefix)) return;
     auto* event = new cluster_event;
     event->payload.assign(payload);
     if (channel.substr(0, 12) == "chorus:node:") {
