@@ -468,3 +468,35 @@ def test_through_nginx_resume_after_the_node_is_killed(cluster, nginx):
     col_b.wait(lambda s: s.audio_from(a.member), T(5), "b: a's audio")
     assert col_b.audio_from(a.member) == [b"via nginx"]
     assert col_b.of_type("left") == []
+
+
+# ---- rooms sharded over two Redis servers ----------------------------------------------------
+def test_rooms_spread_over_two_redis_servers(redis):
+    second = RedisServer()
+    c = Cluster([redis, second], 2)
+    try:
+        rooms = [uniq() for _ in range(8)]
+        pairs = []
+        for room in rooms:
+            a = join(c[0], room, "a")
+            b = join(c[1], room, "b")
+            pairs.append((room, a, b, Collector(a, "a"), Collector(b, "b")))
+        for room, a, b, col_a, col_b in pairs:
+            a.send_binary(frame(1, room.encode()))
+            b.send_json({"type": "whisper", "to": a.member, "text": room})
+            col_b.wait(lambda s: len(s.audio_from(a.member)) == 1, T(5), f"{room}: audio")
+            assert col_b.audio_from(a.member) == [room.encode()]
+            w = col_a.wait_text(lambda t: t.get("type") == "whisper", T(5), f"{room}: whisper")
+            assert_fields(w, {"from": b.member, "text": room})
+            joined = col_a.wait_text(lambda t: t.get("type") == "joined", T(5), "joined")
+            assert_fields(joined, {"seq": 2, "member": b.member})
+        # Each server holds the rooms hashed to it, and both hold some.
+        held = [{k.split("{")[1].split("}")[0] for k in r.keys("chorus:{*}:m")}
+                for r in (redis, second)]
+        assert held[0] | held[1] == set(rooms), held
+        assert held[0] and held[1] and not held[0] & held[1], held
+    finally:
+        stop_collectors()
+        failures = c.stop()
+        second.close()
+    assert not failures, failures
