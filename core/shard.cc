@@ -408,8 +408,9 @@ void shard::sweep_one(session& s, uint32_t now) {
         uint32_t silent = now - s.last_activity_ms;
         if (silent >= _config.idle_timeout_ms) {
             close_with(s, 1001, "idle timeout");
-        } else if (silent >= _config.ping_interval_ms &&
-                   now - s.last_ping_ms >= _config.ping_interval_ms) {
+        } else if (now - s.last_ping_ms >= _config.ping_interval_ms) {
+            // Every ping interval, busy or not: a client that only sends (a lone speaker) still
+            // hears from us, so proxies with a read timeout (nginx: 30 s) keep its socket.
             s.last_ping_ms = now;
             shared_frame* ping = _pool.allocate(2);
             ping->size =
