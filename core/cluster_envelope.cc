@@ -87,8 +87,9 @@ bool parse_member_record(std::string_view in, member_record* out) {
     std::string_view field;
     if (!take(in, '\n', &out->instance) || out->instance.empty()) return false;
     if (!take(in, '\n', &field) || !number(field, &out->session)) return false;
-    if (!take(in, '\n', &field) || (field != "0" && field != "1")) return false;
-    out->muted = field == "1";
+    if (!take(in, '\n', &field) || (field != "0" && field != "1" && field != "2")) return false;
+    out->muted = field != "0";
+    out->admin_muted = field == "2";
     if (!take(in, '\n', &out->user) || out->user.empty()) return false;
     if (!take(in, '\n', &out->name)) return false;
     if (in != "0" && in != "1") return false;
@@ -97,12 +98,12 @@ bool parse_member_record(std::string_view in, member_record* out) {
 }
 
 std::string make_member_record(std::string_view instance, uint64_t session, bool muted,
-                               std::string_view user_escaped, std::string_view name_escaped,
-                               bool speak) {
+                               bool admin_muted, std::string_view user_escaped,
+                               std::string_view name_escaped, bool speak) {
     std::string out(instance);
     out += '\n';
     out += std::to_string(session);
-    out += muted ? "\n1\n" : "\n0\n";
+    out += admin_muted && muted ? "\n2\n" : muted ? "\n1\n" : "\n0\n";
     out += user_escaped;
     out += '\n';
     out += name_escaped;

@@ -36,13 +36,14 @@ struct member_record {
     std::string_view instance;
     uint64_t session = 0;
     bool muted = false;
-    std::string_view user;  // JSON-escaped
-    std::string_view name;  // JSON-escaped
+    bool admin_muted = false;  // muted by an admin: the member cannot unmute itself
+    std::string_view user;     // JSON-escaped
+    std::string_view name;     // JSON-escaped
     bool speak = true;
 };
 bool parse_member_record(std::string_view in, member_record* out);
 std::string make_member_record(std::string_view instance, uint64_t session, bool muted,
-                               std::string_view user_escaped, std::string_view name_escaped,
-                               bool speak);
+                               bool admin_muted, std::string_view user_escaped,
+                               std::string_view name_escaped, bool speak);
 
 }  // namespace chorus::core

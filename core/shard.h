@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/base/spsc_ring.h"
@@ -198,8 +199,10 @@ class shard final : public net::loop_handler {
     void make_remote(room& r, member& m, uint16_t node);
     uint16_t node_index(std::string_view instance);
     void node_dead(uint16_t node);
+    void node_back(uint16_t node);
     void restore_rooms(uint32_t server);
     void restore_room(room& r);
+    void apply_early(room& r);
     std::string record_of(const member& m) const;
 
     // shard_messages.cc: what a member sends after the upgrade
@@ -256,9 +259,10 @@ class shard final : public net::loop_handler {
     uint64_t _next_tag = 1;
     std::deque<cluster_request*> _cluster_backlog;  // requests the full ring did not take
     bool _cluster_wake = false;
-    std::vector<node_entry> _nodes;  // [0] is this process
-    std::vector<bool> _link_up;      // per Redis server
-    std::vector<uint64_t> _epochs;   // per Redis server: the member-id epoch
+    std::vector<node_entry> _nodes;            // [0] is this process
+    std::vector<bool> _link_up;                // per Redis server
+    std::vector<uint64_t> _epochs;             // per Redis server: the member-id epoch
+    std::unordered_set<std::string> _orphans;  // rooms whose join may have run unanswered
 };
 
 }  // namespace chorus::core

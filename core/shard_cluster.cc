@@ -86,8 +86,8 @@ uint64_t shard::run_room_script(room& r, room_script script, std::vector<std::st
 }
 
 std::string shard::record_of(const member& m) const {
-    return make_member_record(_nodes[0].instance, m.resume_session, m.muted, escaped(m.user),
-                              escaped(m.name), m.speak);
+    return make_member_record(_nodes[0].instance, m.resume_session, m.muted, m.admin_muted,
+                              escaped(m.user), escaped(m.name), m.speak);
 }
 
 // A join for the room at Redis: a member id unique in the cluster, the `joined` event's seq, and
@@ -142,8 +142,11 @@ void shard::cluster_leave(member& m, std::string_view reason) {
     op.member = m.id;
     op.reason = reason;
     std::string expect = reason == "kicked" ? "" : _nodes[m.node].instance;
-    run_room_script(r, room_script::leave, {std::to_string(m.id), std::string(reason), expect},
-                    std::move(op));
+    // A member of another node times out only if that node is still silent in Redis.
+    std::string silent =
+        m.node != 0 && reason == "timeout" ? std::to_string(_config.node_timeout_ms) : "";
+    run_room_script(r, room_script::leave,
+                    {std::to_string(m.id), std::string(reason), expect, silent}, std::move(op));
 }
 
 void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
@@ -161,13 +164,15 @@ void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string 
         on_event_reply(op, r, failed);
         return;
     }
+    std::string flag = !op.muted ? "0" : op.by != member ? "2" : "1";  // 2: an admin's mute
     std::vector<std::string> args = {std::string(1, kind),
                                      std::to_string(member),
                                      std::move(a1),
                                      std::move(a2),
                                      std::move(before),
                                      std::move(after),
-                                     mute_target ? std::to_string(mute_target) : ""};
+                                     mute_target ? std::to_string(mute_target) : "",
+                                     mute_target ? flag : ""};
     run_room_script(r, room_script::event, std::move(args), std::move(op));
 }
 
@@ -265,6 +270,9 @@ void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     bool full = v.type == reply_value::kind::array && !v.items.empty() &&
                 v.items[0].type == reply_value::kind::string && v.items[0].text == "full";
     if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 3) {
+        // The script may have run with its answer lost: the room gets a restore once Redis is
+        // back, which lets go of a member registered for nobody.
+        if (!e.ok) _orphans.insert(r.id);
         if (s) {
             s->parked = false;
             if (full) {
@@ -311,10 +319,7 @@ void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
              "\",\"members\":" + members_json(v.items[2], id) + "}";
     r.welcomes.push_back(std::move(w));
     deliver_welcomes(r);
-    // Events that came before the member list, past its seq, apply now in order.
-    std::map<uint64_t, std::string> early;
-    early.swap(r.early);
-    for (auto& [early_seq, payload] : early) on_room_message(r, payload);
+    apply_early(r);
 }
 
 void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
@@ -330,6 +335,7 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         return;
     }
     if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) {
+        if (!e.ok) _orphans.insert(r.id);
         if (s) {
             s->parked = false;
             refuse(*s, 503, "overloaded", unreachable);
@@ -354,6 +360,14 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         m = &add_member(r, std::move(fresh));
     }
     m->leaving = false;
+    for (size_t i = 0; i + 1 < v.items[3].items.size(); i += 2) {
+        member_record own;
+        if (v.items[3].items[i].text == std::to_string(m->id) &&
+            parse_member_record(v.items[3].items[i + 1].text, &own)) {
+            m->muted = own.muted;  // a mute (an admin's too) follows the member to this node
+            m->admin_muted = own.admin_muted;
+        }
+    }
     m->user = std::move(op.user);
     m->name = std::move(op.name);
     m->speak = op.speak;
@@ -387,9 +401,7 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     }
     r.welcomes.push_back(std::move(w));
     deliver_welcomes(r);
-    std::map<uint64_t, std::string> early;
-    early.swap(r.early);
-    for (auto& [early_seq, payload] : early) on_room_message(r, payload);
+    apply_early(r);
 }
 
 void shard::on_leave_reply(pending_op& op, room& r, cluster_event& e) {

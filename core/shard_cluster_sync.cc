@@ -30,10 +30,17 @@ void shard::on_room_message(room& r, std::string& payload) {
             if (env.instance != _nodes[0].instance) relay_audio(r, env.body);
             return;
         case 'M':
-            if (r.synced) on_moved(r, env);
-            return;
         case 'R':
-            if (env.instance != _nodes[0].instance) restore_room(r);
+            if (!r.synced) {  // applied once the member list is here (idempotent, in order)
+                if (r.early_moves.size() < _config.history)
+                    r.early_moves.push_back(std::move(payload));
+                return;
+            }
+            if (env.type == 'M') {
+                on_moved(r, env);
+            } else if (env.instance != _nodes[0].instance && !r.restoring) {
+                restore_room(r);
+            }
             return;
         case 'E':
             if (!r.synced) {
@@ -47,8 +54,32 @@ void shard::on_room_message(room& r, std::string& payload) {
 }
 
 // One room event, in seq order: the member list changes, then every member here gets it.
+// What arrived before the room's member list, now in order. The room may end on the way (its
+// last member here replaced), so it is looked up again each time.
+void shard::apply_early(room& r) {
+    std::string id = r.id;
+    std::vector<std::string> moves;
+    moves.swap(r.early_moves);
+    std::map<uint64_t, std::string> early;
+    early.swap(r.early);
+    for (std::string& payload : moves) {
+        auto found = _rooms.find(id);
+        if (found == _rooms.end()) return;
+        on_room_message(*found->second, payload);
+    }
+    for (auto& [seq, payload] : early) {
+        auto found = _rooms.find(id);
+        if (found == _rooms.end()) return;
+        on_room_message(*found->second, payload);
+    }
+}
+
 void shard::apply_event(room& r, const envelope& env) {
     if (env.seq <= r.ledger->current_seq()) return;  // already seen, or covered by the list
+    if (env.seq > r.ledger->current_seq() + 1 && !r.restoring) {
+        // Events went missing (a lost message): the member list is fetched again.
+        restore_room(r);
+    }
     auto found = r.members.find(env.member);
     member* m = found == r.members.end() ? nullptr : found->second.get();
     bool ended = false;
@@ -67,8 +98,10 @@ void shard::apply_event(room& r, const envelope& env) {
                     m->leaving = true;
                     if (env.a1 == "kicked") {
                         close_with(*m->connection, 4001, "kicked");
-                    } else {
+                    } else if (env.a1 == "replaced") {
                         close_with(*m->connection, 4009, "replaced by a new connection");
+                    } else {  // let go while connected (a cut-off node): join again
+                        close_with(*m->connection, 1001, "no longer in the room");
                     }
                 }
                 erase_member(r, *m);
@@ -175,6 +208,19 @@ void shard::on_link(const cluster_event& e) {
     _link_up[e.server] = e.ok;
     if (!e.ok) return;
     _epochs[e.server] = e.epoch;
+    // Heartbeats we could not read while cut off are not a node's fault: count from now.
+    uint64_t now = base::monotonic_ms();
+    for (node_entry& n : _nodes)
+        if (!n.dead) n.last_seen_ms = now;
+    // Rooms whose join or resume went unanswered: restore them so Redis lets go of a member
+    // registered for a client that got 503.
+    std::vector<std::string> orphans;
+    for (const std::string& id : _orphans)
+        if (_context.cluster->server_for(id) == e.server) orphans.push_back(id);
+    for (const std::string& id : orphans) {
+        _orphans.erase(id);
+        if (!_rooms.count(id)) open_room(id);
+    }
     restore_rooms(e.server);
 }
 
@@ -196,10 +242,12 @@ void shard::restore_room(room& r) {
     }
     pending_op op;
     op.kind = op_kind::restore;
+    r.restoring = true;
     run_room_script(r, room_script::restore, std::move(args), std::move(op));
 }
 
 void shard::on_restore_reply(room& r, cluster_event& e) {
+    r.restoring = false;
     const reply_value& v = e.value;
     if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 2) return;
     uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
@@ -208,10 +256,11 @@ void shard::on_restore_reply(room& r, cluster_event& e) {
     const std::vector<reply_value>& pairs = v.items[1].items;
     for (size_t i = 0; i + 1 < pairs.size(); i += 2)
         listed.emplace(parse_id(pairs[i].text), pairs[i + 1].text);
-    std::vector<member*> gone;
+    std::vector<member*> gone;  // and ours whose `left` was lost on the way
     for (auto& [id, m] : r.members)
-        if (m->node != 0 && !listed.count(id)) gone.push_back(m.get());
+        if ((m->node != 0 || m->leaving) && !listed.count(id)) gone.push_back(m.get());
     for (member* m : gone) erase_member(r, *m);
+    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
     for (auto& [id, text] : listed) {
         member_record record;
         if (!parse_member_record(text, &record)) continue;
@@ -222,7 +271,12 @@ void shard::on_restore_reply(room& r, cluster_event& e) {
             fresh->id = id;
             fresh->muted = record.muted;
             fresh->node = node_index(record.instance);
-            add_member(r, std::move(fresh));
+            member& m = add_member(r, std::move(fresh));
+            if (_nodes[m.node].dead) {  // its node died: it times out like the others
+                m.away_deadline_ms = deadline;
+                m.away_index = static_cast<uint32_t>(_away.size());
+                _away.push_back(&m);
+            }
         } else if (found->second->node == 0 && !found->second->leaving) {
             member& m = *found->second;  // resumed elsewhere while we were cut off
             if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
@@ -243,6 +297,7 @@ void shard::on_nodes(const cluster_event& e) {
         node_entry& n = _nodes[i];
         if (live.count(n.instance)) {
             n.last_seen_ms = now;
+            if (n.dead) node_back(i);
             n.dead = false;
         } else if (!n.dead && now - n.last_seen_ms > _config.node_timeout_ms) {
             n.dead = true;
@@ -262,6 +317,14 @@ void shard::node_dead(uint16_t node) {
             _away.push_back(m.get());
         }
     }
+}
+
+// A node we thought dead answers again (it was paused, or cut off from Redis): its members are
+// no longer waiting to time out.
+void shard::node_back(uint16_t node) {
+    for (auto& [id, r] : _rooms)
+        for (auto& [member_id, m] : r->members)
+            if (m->node == node && !m->leaving) leave_away_list(*m);
 }
 
 uint16_t shard::node_index(std::string_view instance) {

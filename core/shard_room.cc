@@ -225,6 +225,12 @@ void shard::maybe_end_room(room& r) {
         request->op = cluster_op::unfollow;
         request->room = r.id;
         cluster_post(request);
+        for (auto& [id, m] : r.members) {  // members of other nodes may wait out a grace
+            leave_away_list(*m);
+            if (m->held_whispers)
+                for (shared_frame* frame : *m->held_whispers) _pool.release(frame);
+            m->held_whispers.reset();
+        }
     } else if (!r.members.empty()) {
         return;
     }

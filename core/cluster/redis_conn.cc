@@ -128,7 +128,7 @@ void redis_conn::command(const std::vector<std::string_view>& argv, callback don
     }
     _out.append(formatted, static_cast<size_t>(length));
     redisFreeCommand(formatted);
-    _pending.push_back(std::move(done));
+    if (!on_push) _pending.push_back(std::move(done));  // a subscriber's replies are pushes
 }
 
 bool redis_conn::on_writable(std::string* error) {

@@ -43,7 +43,8 @@ class redis_conn {
     size_t buffered_bytes() const { return _out.size() - _out_sent; }
     size_t pending_replies() const { return _pending.size(); }
 
-    // Queues a command; `done` (may be empty) runs with its reply.
+    // Queues a command; `done` (may be empty) runs with its reply. On a subscriber connection
+    // (on_push set) replies go to on_push instead and `done` is not kept.
     void command(const std::vector<std::string_view>& argv, callback done);
     // Poll said readable/writable. False when the connection failed (`error` says why).
     bool on_readable(std::string* error);

@@ -88,6 +88,8 @@ class redis_engine final : public cluster_engine {
         for (int i = 0; i < 6; ++i) std::snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
         _instance = config.node_id + "/" + hex;
         _own_audio_prefix = "A|" + _instance + "|";
+        // Before any shard runs: shards call wake() from their threads.
+        _event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         for (const redis_address& address : config.servers) {
             auto s = std::make_unique<server>();
             s->address = address;
@@ -95,14 +97,16 @@ class redis_engine final : public cluster_engine {
             _servers.push_back(std::move(s));
         }
     }
-    ~redis_engine() override { stop(); }
+    ~redis_engine() override {
+        stop();
+        if (_event_fd >= 0) ::close(_event_fd);
+    }
 
     bool start(cluster_hub& hub, uint32_t shards, std::string* error) override {
         _hub = &hub;
         _shards = shards;
         _overflow.resize(shards);
         _wake_shard.assign(shards, false);
-        _event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (_event_fd < 0) {
             *error = "eventfd failed";
             return false;
@@ -119,9 +123,14 @@ class redis_engine final : public cluster_engine {
         for (auto& s : _servers) {
             s->cmd.close();
             s->sub.close();
+            for (auto& [room, f] : s->rooms)
+                for (cluster_request* request : f.waiting) delete request;
+            s->rooms.clear();
         }
-        if (_event_fd >= 0) ::close(_event_fd);
-        _event_fd = -1;
+        for (auto& queue : _overflow) {
+            for (cluster_event* event : queue) delete event;
+            queue.clear();
+        }
     }
 
     void wake() override {
@@ -338,7 +347,23 @@ void redis_engine::run_script(server& s, cluster_request* request) {
     argv.push_back(history);
     for (const std::string& a : request->args) argv.push_back(a);
     _hub->counters.scripts.fetch_add(1, std::memory_order_relaxed);
-    s.cmd.command(argv, [this, request](const redisReply* r) {
+    // Kept (owned) for the rare NOSCRIPT retry: the views above die with this call.
+    std::vector<std::string> owned(argv.begin(), argv.end());
+    s.cmd.command(argv, [this, &s, request, owned = std::move(owned)](const redisReply* r) {
+        if (r && r->type == REDIS_REPLY_ERROR &&
+            std::string_view(r->str, r->len).starts_with("NOSCRIPT")) {
+            // Redis forgot the scripts (SCRIPT FLUSH, a failover behind a proxy): send the text
+            // once; EVAL caches it again under the same SHA.
+            std::vector<std::string> copy = owned;
+            copy[0] = "EVAL";
+            copy[1] = std::string(room_script_text(request->script));
+            std::vector<std::string_view> again(copy.begin(), copy.end());
+            s.cmd.command(again, [this, request](const redisReply* retry) {
+                bool ok = retry && retry->type != REDIS_REPLY_ERROR;
+                reply(request, ok, retry);
+            });
+            return;
+        }
         bool ok = r && r->type != REDIS_REPLY_ERROR;
         if (r && r->type == REDIS_REPLY_ERROR)
             std::fprintf(stderr, "chorusd: cluster: room script failed: %.*s\n",
@@ -365,7 +390,11 @@ void redis_engine::deliver(uint32_t shard, cluster_event* event) {
         _wake_shard[shard] = true;
         return;
     }
-    if (queue.size() >= shard_overflow_max && event->kind == cluster_event_kind::room_message) {
+    // Past the cap only audio is dropped (a room event lost would cost a resync).
+    bool audio =
+        (event->kind == cluster_event_kind::room_message && event->payload.starts_with("A|")) ||
+        (event->kind == cluster_event_kind::node_message && event->payload.starts_with("V|"));
+    if (queue.size() >= shard_overflow_max && audio) {
         _hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);
         delete event;
         return;

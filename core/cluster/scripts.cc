@@ -1,7 +1,8 @@
 // The room scripts. Every room script gets KEYS = members hash, user->member hash, meta hash
 // (seq, next id), event Stream; ARGV[1] = the room's channel, ARGV[2] = history length. A member
 // record is "instance\nsession\nmuted\nuser\nname\nspeak" (user and name JSON-escaped, so they
-// hold no raw newline). Channel and Stream messages are envelopes (core/cluster_envelope.h):
+// hold no raw newline; muted is 0, 1, or 2 when an admin muted it). Channel and Stream messages are
+// envelopes (core/cluster_envelope.h):
 //   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat)
 //   M|member|instance|                a member resumed on `instance`
 //   R|instance|                       `instance` re-registered members Redis had lost
@@ -40,14 +41,25 @@ local function remove(id, reason, rec)
   return emit('l', id, reason, f[1], '{"type":"left","seq":',
               ',"member":' .. id .. ',"user":"' .. f[4] .. '","reason":"' .. reason .. '"}')
 end
+-- A room without members ends, but its seq and id counters and its Stream linger for a day: a
+-- node may still hold the room, and seq must never go back under it. A join revives them.
 local function ended()
-  if redis.call('HLEN', M) == 0 then redis.call('DEL', U, META, X) end
+  if redis.call('HLEN', M) == 0 then
+    redis.call('DEL', U)
+    redis.call('EXPIRE', META, 86400)
+    redis.call('EXPIRE', X, 86400)
+  end
+end
+local function revived()
+  redis.call('PERSIST', META)
+  redis.call('PERSIST', X)
 end
 )lua";
 
 // ARGV: 3 instance, 4 session, 5 user, 6 name, 7 speak (0|1), 8 room capacity, 9 id epoch.
 // Returns {member, seq, {id, record, ...} of the others} or {'full'}.
 constexpr std::string_view join_body = R"lua(
+revived()
 local old = redis.call('HGET', U, ARGV[5])
 local count = redis.call('HLEN', M)
 if old then count = count - 1 end
@@ -105,25 +117,34 @@ end
 return {seq, gap, events, redis.call('HGETALL', M)}
 )lua";
 
-// ARGV: 3 member, 4 reason, 5 instance the member must be on ('' = any).
-// Returns the left event's seq, or 0 when the member is not there (gone, or moved).
+// ARGV: 3 member, 4 reason, 5 instance the member must be on ('' = any), 6 node timeout in ms
+// ('' = do not check): the member's node must have been silent that long (it may be back).
+// Returns the left event's seq, or 0 when the member is not there (gone, moved, node alive).
 constexpr std::string_view leave_body = R"lua(
 local rec = redis.call('HGET', M, ARGV[3])
 if not rec then return 0 end
-if ARGV[5] ~= '' and split(rec)[1] ~= ARGV[5] then return 0 end
+local node = split(rec)[1]
+if ARGV[5] ~= '' and node ~= ARGV[5] then return 0 end
+if ARGV[6] ~= '' then
+  local beat = redis.call('ZSCORE', 'chorus:nodes', node)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if beat and tonumber(beat) > now - tonumber(ARGV[6]) then return 0 end
+end
 local seq = remove(ARGV[3], ARGV[4], rec)
 ended()
 return seq
 )lua";
 
 // ARGV: 3 kind, 4 member, 5 a1, 6 a2, 7 json before the seq, 8 json after it,
-// 9 member whose muted flag becomes a1 ('' = none). Returns the seq, or 0 (no such member).
+// 9 member whose muted flag changes ('' = none), 10 its new flag (0, 1 muted, 2 muted by an
+// admin). Returns the seq, or 0 (no such member).
 constexpr std::string_view event_body = R"lua(
 if ARGV[9] ~= '' then
   local rec = redis.call('HGET', M, ARGV[9])
   if not rec then return 0 end
   local f = split(rec)
-  f[3] = ARGV[5]
+  f[3] = ARGV[10]
   redis.call('HSET', M, ARGV[9], table.concat(f, '\n'))
 end
 return emit(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])

@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             make_member_record(r.instance, r.session, r.muted, r.user, r.name, r.speak);
         member_record back;
         check(parse_member_record(again, &back) && back.session == r.session &&
-              back.user == r.user && back.name == r.name);
+              back.user == r.user && back.name == r.name && back.muted == r.muted &&
+              back.admin_muted == r.admin_muted);
     }
     return 0;
 }

@@ -65,17 +65,22 @@ TEST(ClusterEnvelope, NodeMessages) {
 
 TEST(ClusterEnvelope, MemberRecordRoundTrip) {
     std::string text =
-        make_member_record("n1/ab", 1234567890123ull, true, "al\\\"ice", "Al", false);
+        make_member_record("n1/ab", 1234567890123ull, true, true, "al\\\"ice", "Al", false);
     member_record r;
     ASSERT_TRUE(parse_member_record(text, &r));
     EXPECT_EQ(r.instance, "n1/ab");
     EXPECT_EQ(r.session, 1234567890123ull);
     EXPECT_TRUE(r.muted);
+    EXPECT_TRUE(r.admin_muted);
     EXPECT_EQ(r.user, "al\\\"ice");
     EXPECT_EQ(r.name, "Al");
     EXPECT_FALSE(r.speak);
-    for (const char* bad : {"", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1", "n1\n1\n2\nu\nn\n1",
-                            "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
+    ASSERT_TRUE(parse_member_record("n1\n1\n1\nu\nn\n1", &r));
+    EXPECT_TRUE(r.muted);
+    EXPECT_FALSE(r.admin_muted);
+    for (const char* bad :
+         {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1", "n1\n1\n2\nu\nn\n1",
+          "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
         EXPECT_FALSE(parse_member_record(bad, &r)) << bad;
 }
 
