@@ -165,6 +165,10 @@ fuzz: deps $(FUZZ_BINS)
 bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
 	bash bench/run_bench.sh $(BENCH_ARGS)
 
+# One node against two nodes sharing one Redis, each room's members split across both.
+bench-cluster: deps $(CHORUSD) $(BENCH_TOOL)
+	BUILD=$(BUILD) bash bench/cluster_bench.sh $(BENCH_ARGS)
+
 # 30 minutes of rooms + churn + resume, sampling RSS, fds and latency each minute (not in CI).
 soak: deps $(CHORUSD) $(BENCH_TOOL)
 	BUILD=$(BUILD) bash tools/soak.sh
