@@ -39,7 +39,7 @@ UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
 .PHONY: all deps build-deps run cluster-demo test test-unit test-integration test-web test-sanitize \
-  fuzz bench soak check-includes format clean
+  fuzz bench bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
 
