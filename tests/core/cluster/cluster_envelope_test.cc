@@ -78,9 +78,8 @@ TEST(ClusterEnvelope, MemberRecordRoundTrip) {
     ASSERT_TRUE(parse_member_record("n1\n1\n1\nu\nn\n1", &r));
     EXPECT_TRUE(r.muted);
     EXPECT_FALSE(r.admin_muted);
-    for (const char* bad :
-         {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1", "n1\n1\n2\nu\nn\n1",
-          "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
+    for (const char* bad : {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1",
+                            "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
         EXPECT_FALSE(parse_member_record(bad, &r)) << bad;
 }
 
