@@ -39,8 +39,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     member_record r;
     if (parse_member_record(input, &r)) {
         check(!r.instance.empty() && !r.user.empty());
-        std::string again =
-            make_member_record(r.instance, r.session, r.muted, r.user, r.name, r.speak);
+        std::string again = make_member_record(r.instance, r.session, r.muted, r.admin_muted,
+                                               r.user, r.name, r.speak);
         member_record back;
         check(parse_member_record(again, &back) && back.session == r.session &&
               back.user == r.user && back.name == r.name && back.muted == r.muted &&
