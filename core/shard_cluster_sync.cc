@@ -149,6 +149,12 @@ void shard::on_moved(room& r, const envelope& env) {
     member& m = *found->second;
     if (m.node == 0) {
         if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
+        // Text whispers held for it follow it to its new node, in order.
+        if (m.held_whispers) {
+            m.node = node;
+            for (shared_frame* whisper : *m.held_whispers) cluster_whisper(r, m, whisper, 'W');
+            m.node = 0;
+        }
         make_remote(r, m, node);
         maybe_end_room(r);
         return;
@@ -187,7 +193,8 @@ void shard::on_node_message(cluster_event& e) {
     std::memcpy(frame->data(), env.body.data(), env.body.size());
     frame->size = static_cast<uint32_t>(env.body.size());
     if (env.type == 'W') {
-        if (m.connection) {
+        // Held until the welcome is out (and after it the replay) when it is not yet present.
+        if (m.connection && m.present_index != UINT32_MAX) {
             queue_control(*m.connection, frame);
         } else {
             if (!m.held_whispers) m.held_whispers = std::make_unique<std::vector<shared_frame*>>();
@@ -196,7 +203,8 @@ void shard::on_node_message(cluster_event& e) {
                 m.held_whispers->push_back(frame);
             }
         }
-    } else if (m.connection && backlog(*m.connection) < _config.send_queue_soft_bytes) {
+    } else if (m.connection && m.present_index != UINT32_MAX &&
+               backlog(*m.connection) < _config.send_queue_soft_bytes) {
         queue(*m.connection, frame);
         _metrics.audio_deliveries.add();
     }
@@ -427,6 +435,10 @@ void shard::send_welcome(room& r, member& m, welcome_wait& w) {
 }
 
 member& shard::add_member(room& r, std::unique_ptr<member> fresh) {
+    // An id is never handed out twice while its member exists; should a stale copy linger here
+    // anyway, it goes properly (lists, counts) before the map slot is reused.
+    if (auto stale = r.members.find(fresh->id); stale != r.members.end())
+        erase_member(r, *stale->second);
     member& m = *fresh;
     m.home = &r;
     if (m.node == 0) {

@@ -303,3 +303,28 @@ def test_admin_muted_member_resumed_elsewhere_cannot_unmute_itself(cluster):
     assert len([m for m in col_boss.of_type("muted") if m["muted"]]) == 1, \
         "boss saw a second mute event"
     assert col_boss.of_type("left") == [] and len(col_x.of_type("error")) == 2
+
+
+def test_whispers_held_for_an_away_member_follow_it_to_its_new_node(cluster):
+    """PROTOCOL §6: text whispers to an away member are delivered, in order, right after the
+    replay when it resumes; in a cluster also when it resumes on another node."""
+    c = cluster(2)
+    room = uniq()
+    alice = join(c[0], room, "alice")
+    col_alice = Collector(alice, "alice")
+    bob = join(c[1], room, "bob")
+    col_alice.wait_text(lambda t: t.get("type") == "joined", T(5), "alice: bob joined")
+    last = max(e["seq"] for e in col_alice.seqd())
+    col_alice.abort()  # a network drop: alice is away on node 0, her whispers held there
+    bob.send_json({"type": "chat", "text": "after the drop"})
+    for i in range(3):
+        bob.send_json({"type": "whisper", "to": alice.member, "text": f"held {i}"})
+    bob.send_json({"type": "chat", "text": "marker"})  # the whispers reached node 0 before it
+    col_bob = Collector(bob, "bob")
+    wait_chat(col_bob, "marker")
+    alice2 = join(c[1], room, "alice", resume=alice.welcome["resume"], last_seq=last)
+    assert_fields(alice2.welcome, {"member": alice.member, "resumed": True, "gap": False})
+    col2 = Collector(alice2, "alice2")
+    col2.wait(lambda s: len(s.of_type("whisper")) == 3, T(5), "alice2: held whispers")
+    assert [w["text"] for w in col2.of_type("whisper")] == ["held 0", "held 1", "held 2"]
+    assert all(w["from"] == bob.member for w in col2.of_type("whisper"))
