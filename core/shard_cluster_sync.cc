@@ -214,7 +214,21 @@ void shard::on_node_message(cluster_event& e) {
 void shard::on_link(const cluster_event& e) {
     if (e.server >= _link_up.size()) return;
     _link_up[e.server] = e.ok;
-    if (!e.ok) return;
+    if (!e.ok) {
+        // A welcome waiting for its own event would wait for Redis: the client is told now
+        // (1011, so it counts as away) rather than left hanging after its 101.
+        std::vector<session*> waiting;
+        for (auto& [id, r] : _rooms) {
+            if (_context.cluster->server_for(id) != e.server) continue;
+            for (const welcome_wait& w : r->welcomes) {
+                auto found = r->members.find(w.member);
+                if (found != r->members.end() && found->second->connection)
+                    waiting.push_back(found->second->connection);
+            }
+        }
+        for (session* s : waiting) close_with(*s, 1011, "the cluster engine is unreachable");
+        return;
+    }
     _epochs[e.server] = e.epoch;
     // Heartbeats we could not read while cut off are not a node's fault: count from now.
     uint64_t now = base::monotonic_ms();
@@ -452,6 +466,7 @@ member& shard::add_member(room& r, std::unique_ptr<member> fresh) {
 }
 
 void shard::erase_member(room& r, member& m) {
+    std::erase_if(r.welcomes, [&](const welcome_wait& w) { return w.member == m.id; });
     detach_member(m);
     leave_away_list(m);
     if (m.held_whispers)
