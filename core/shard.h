@@ -213,6 +213,8 @@ class shard final : public net::loop_handler {
     void send_error(session& s, std::string_view code, std::string_view message);
     bool limited(session& s, limited_error which);
     void fan_out_audio(session& s, member& from, std::span<const uint8_t> payload);
+    void deliver_audio(room& r, shared_frame* frame, const member* except);
+    shared_frame* copy_frame(std::string_view bytes);
     void whisper_audio(session& s, member& from, std::span<const uint8_t> payload);
     void handle_control(session& s, member& m, std::string_view type);
     shared_frame* text_frame(std::string_view json);

@@ -3,7 +3,6 @@
 // that resumed elsewhere, the live-node list (members of a dead node time out after the grace),
 // and Redis going away and coming back (the room state is restored from what this node holds).
 #include <charconv>
-#include <cstring>
 
 #include "core/base/clock.h"
 #include "core/shard.h"
@@ -165,19 +164,8 @@ void shard::on_moved(room& r, const envelope& env) {
 }
 
 void shard::relay_audio(room& r, std::string_view bytes) {
-    shared_frame* frame = _pool.allocate(bytes.size());
-    std::memcpy(frame->data(), bytes.data(), bytes.size());
-    frame->size = static_cast<uint32_t>(bytes.size());
-    uint64_t soft = _config.send_queue_soft_bytes;
-    for (member* other : r.present) {
-        session& target = *other->connection;
-        if (backlog(target) >= soft) {
-            _metrics.audio_dropped_slow.add();
-            continue;
-        }
-        queue(target, frame);
-        _metrics.audio_deliveries.add();
-    }
+    shared_frame* frame = copy_frame(bytes);
+    deliver_audio(r, frame, nullptr);
     _pool.release(frame);
 }
 
@@ -189,9 +177,7 @@ void shard::on_node_message(cluster_event& e) {
     auto found = r->second->members.find(env.member);
     if (found == r->second->members.end() || found->second->node != 0) return;
     member& m = *found->second;
-    shared_frame* frame = _pool.allocate(env.body.size());
-    std::memcpy(frame->data(), env.body.data(), env.body.size());
-    frame->size = static_cast<uint32_t>(env.body.size());
+    shared_frame* frame = copy_frame(env.body);
     if (env.type == 'W') {
         // Held until the welcome is out (and after it the replay) when it is not yet present.
         if (m.connection && m.present_index != UINT32_MAX) {

@@ -190,9 +190,18 @@ void shard::on_binary(session& s, std::span<const uint8_t> payload) {
 // the soft limit loses this frame (audio is lossy); nobody else waits for it.
 void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> audio) {
     shared_frame* frame = audio_frame(audio_room, from.id, audio);
+    deliver_audio(*from.home, frame, &from);
+    if (clustered()) cluster_publish_audio(*from.home, frame);
+    _pool.release(frame);
+    (void)s;
+}
+
+// Queues an audio frame to every present member but `except` (room audio from this node, or
+// from another node through Redis).
+void shard::deliver_audio(room& r, shared_frame* frame, const member* except) {
     uint64_t soft = _config.send_queue_soft_bytes;
-    for (member* other : from.home->present) {
-        if (other == &from) continue;
+    for (member* other : r.present) {
+        if (other == except) continue;
         session& target = *other->connection;
         if (backlog(target) >= soft) {
             _metrics.audio_dropped_slow.add();
@@ -201,9 +210,14 @@ void shard::fan_out_audio(session& s, member& from, std::span<const uint8_t> aud
         queue(target, frame);
         _metrics.audio_deliveries.add();
     }
-    if (clustered()) cluster_publish_audio(*from.home, frame);
-    _pool.release(frame);
-    (void)s;
+}
+
+// An already encoded WebSocket frame (from another node) in a pooled buffer.
+shared_frame* shard::copy_frame(std::string_view bytes) {
+    shared_frame* frame = _pool.allocate(bytes.size());
+    std::memcpy(frame->data(), bytes.data(), bytes.size());
+    frame->size = static_cast<uint32_t>(bytes.size());
+    return frame;
 }
 
 void shard::whisper_audio(session& s, member& from, std::span<const uint8_t> rest) {
