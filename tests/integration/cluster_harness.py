@@ -627,3 +627,39 @@ class Nginx:
         if self.proc.stderr:
             self.proc.stderr.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- fixtures shared by the cluster test modules ----------------------------------------------
+@pytest.fixture
+def redis():
+    """A private redis-server for one test."""
+    r = RedisServer()
+    yield r
+    r.close()
+
+
+def cluster_fixture(default_nodes):
+    """A `cluster` fixture: cluster(n, **kw) -> Cluster on the test's Redis; every node is stopped
+    and checked (exit 0, no sanitizer report) after the test, except the ones the test killed."""
+
+    @pytest.fixture
+    def cluster(redis):
+        made = []
+
+        def make(n=default_nodes, **kw):
+            c = Cluster(redis, n, **kw)
+            made.append(c)
+            return c
+
+        yield make
+        stop_collectors()
+        failures = [f for c in made for f in c.stop()]
+        if failures:
+            pytest.fail("chorusd node teardown failed:\n" + "\n".join(failures), pytrace=False)
+
+    return cluster
+
+
+def wait_chat(col, text, timeout=None):
+    return col.wait_text(lambda t: t.get("type") == "chat" and t.get("text") == text,
+                         timeout or T(5), f"chat {text!r}")

@@ -10,36 +10,16 @@ import time
 import pytest
 
 import wsclient
+from cluster_harness import redis  # noqa: F401 (a fixture)
 from cluster_harness import (Cluster, Collector, Nginx, Pump, RedisServer, assert_consecutive,
-                             event_key, healthz, join, metric, stop_collectors, wait_healthy)
+                             cluster_fixture, event_key, healthz, join, metric, stop_collectors,
+                             wait_chat, wait_healthy)
 from harness import T, assert_fields, check_refusal, make_jwt, room_path, uniq, wait_until
 
 AUTH = "cluster-auth-secret"
 
 
-@pytest.fixture
-def redis():
-    r = RedisServer()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def cluster(redis):
-    """cluster(n, **kw) -> Cluster on the test's Redis; every node is stopped and checked
-    (exit 0, no sanitizer report) after the test, except the ones the test killed."""
-    made = []
-
-    def make(n=3, **kw):
-        c = Cluster(redis, n, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    stop_collectors()
-    failures = [f for c in made for f in c.stop()]
-    if failures:
-        pytest.fail("chorusd node teardown failed:\n" + "\n".join(failures), pytrace=False)
+cluster = cluster_fixture(3)
 
 
 def frame(op, payload, target=None):
@@ -54,11 +34,6 @@ def last_seq(col, welcome_seq):
 
 def seq_list(*cols):
     return [e["seq"] for col in cols for e in col.seqd()]
-
-
-def wait_chat(col, text, timeout=None):
-    return col.wait_text(lambda t: t.get("type") == "chat" and t.get("text") == text,
-                         timeout or T(5), f"chat {text!r}")
 
 
 # ---- one room over three nodes --------------------------------------------------------------

@@ -11,7 +11,8 @@ import time
 import pytest
 
 import wsclient
-from cluster_harness import Collector, Cluster, RedisServer, join, stop_collectors, wait_healthy
+from cluster_harness import redis  # noqa: F401 (a fixture)
+from cluster_harness import Collector, cluster_fixture, join, wait_chat, wait_healthy
 from harness import T, assert_fields, make_jwt, room_path, uniq, welcome_of
 
 AUTH = "cluster-failures-auth-secret"
@@ -21,34 +22,7 @@ AUTH = "cluster-failures-auth-secret"
 DEAD_AFTER = 2.8  # a silent node is surely declared dead by now (and not earlier than 1.3 s)
 
 
-@pytest.fixture
-def redis():
-    r = RedisServer()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def cluster(redis):
-    """cluster(n, **kw) -> Cluster on the test's Redis; every node is stopped and checked
-    (exit 0, no sanitizer report) after the test, except the ones the test killed."""
-    made = []
-
-    def make(n=2, **kw):
-        c = Cluster(redis, n, **kw)
-        made.append(c)
-        return c
-
-    yield make
-    stop_collectors()
-    failures = [f for c in made for f in c.stop()]
-    if failures:
-        pytest.fail("chorusd node teardown failed:\n" + "\n".join(failures), pytrace=False)
-
-
-def wait_chat(col, text, timeout=None):
-    return col.wait_text(lambda t: t.get("type") == "chat" and t.get("text") == text,
-                         timeout or T(5), f"chat {text!r}")
+cluster = cluster_fixture(2)
 
 
 def wait_error(col, n, timeout=None):
