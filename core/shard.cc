@@ -376,6 +376,18 @@ void shard::on_tick() {
     sweep(now);
     expire_away(base::monotonic_ms());
     if (++_ticks % sweep_ticks_per_second == 0) _pool.trim();
+    if (_draining && _listeners_closed && drained()) _loop->stop();
+}
+
+// Draining: every client has its close frame (or final response) in the kernel. Waiting longer
+// for peers that never answer the closing handshake would only delay the exit.
+bool shard::drained() const {
+    for (uint32_t i = 0; i < _session_count; ++i) {
+        const session& s = _sessions[i];
+        if (s.phase == session_phase::free) continue;
+        if (s.phase != session_phase::closing || s.sending || !s.out.empty()) return false;
+    }
+    return true;
 }
 
 // Visits a slice of the session table each tick, so that every slot is seen at least once per

@@ -103,6 +103,7 @@ class shard final : public net::loop_handler {
     void drop_connection(session& s, net::close_mode mode);
     void release_session(session& s);
     void sweep(uint32_t now_ms);
+    bool drained() const;
     void sweep_one(session& s, uint32_t now);
     void post(uint32_t to, const cross_record& record);
     void release_counts(uint32_t ip_slot);
