@@ -363,6 +363,7 @@ void shard::before_sleep() {
             (now >= _drain_listen_until_ms || _metrics.websocket_sessions.get() == 0)) {
             _listeners_closed = true;
             _loop->close_listeners();
+            drop_unanswered_requests();
         }
         if (_listeners_closed && (_loop->connection_count() == 0 || now >= _drain_deadline_ms))
             _loop->stop();
@@ -377,6 +378,17 @@ void shard::on_tick() {
     expire_away(base::monotonic_ms());
     if (++_ticks % sweep_ticks_per_second == 0) _pool.trim();
     if (_draining && _listeners_closed && drained()) _loop->stop();
+}
+
+// Draining, once the listeners are closed: a connection accepted in the listening window that
+// has not sent a whole request (or sent none) would otherwise hold the exit until its handshake
+// timeout. Answered requests (close_queued) keep their response; the rest are reset.
+void shard::drop_unanswered_requests() {
+    for (uint32_t i = 0; i < _session_count; ++i) {
+        session& s = _sessions[i];
+        if (s.phase == session_phase::http && !s.close_queued)
+            drop_connection(s, net::close_mode::abort);
+    }
 }
 
 // Draining: every client has its close frame (or final response) in the kernel. Waiting longer

@@ -104,6 +104,7 @@ class shard final : public net::loop_handler {
     void release_session(session& s);
     void sweep(uint32_t now_ms);
     bool drained() const;
+    void drop_unanswered_requests();
     void sweep_one(session& s, uint32_t now);
     void post(uint32_t to, const cross_record& record);
     void release_counts(uint32_t ip_slot);
