@@ -17,7 +17,7 @@ BENCH_LIBS := -lbenchmark -lbenchmark_main
 BUILD_PACKAGES := g++ make liburing-dev libsimdjson-dev libxxhash-dev libmimalloc-dev libssl-dev \
   libhiredis-dev python3
 DEB_PACKAGES := $(BUILD_PACKAGES) libgtest-dev libbenchmark-dev clang libclang-rt-14-dev \
-  python3-pytest clang-format chromium procps strace redis-server nginx-light
+  python3-pytest clang-format chromium procps strace redis-server nginx-light stress-ng
 
 # Library code: everything under core/, net/, ws/ except fuzz/test/bench folders.
 LIB_SRCS := $(shell find core net ws -name '*.cc' 2>/dev/null | sort)
@@ -38,7 +38,7 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps build-deps run cluster-demo test test-unit test-integration test-web test-sanitize \
+.PHONY: all deps build-deps run cluster-demo test test-unit test-integration test-web test-stress test-sanitize \
   fuzz bench bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
@@ -113,6 +113,12 @@ test-integration: $(CHORUSD) $(BENCH_TOOL)
 test-web: $(CHORUSD)
 	@if [ -f tests/web/package.json ]; then \
 	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test; fi
+
+# The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
+# failure is listed with its test name (tools/test_stress.sh).
+STRESS_RUNS ?= 5
+test-stress: deps $(CHORUSD) $(BENCH_TOOL)
+	STRESS_RUNS=$(STRESS_RUNS) BUILD=$(BUILD) PYTHON=$(PYTHON) bash tools/test_stress.sh
 
 # ASan+UBSan over the unit and integration suites, TSan over the cross-core (ring, shard) tests.
 test-sanitize: deps

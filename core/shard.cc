@@ -339,9 +339,11 @@ void shard::before_sleep() {
             session& s = _sessions[i];
             if (s.phase == session_phase::websocket) {
                 close_with(s, 1001, "server shutting down");
-            } else if (s.phase == session_phase::http) {
-                drop_connection(s, net::close_mode::abort);
+            } else if (s.phase == session_phase::http && s.parked) {
+                drop_connection(s, net::close_mode::abort);  // a join in flight: retry elsewhere
             }
+            // Other requests are answered in the listening window (joins get 503, /healthz says
+            // draining): a connection accepted just before the signal is served, not reset.
         }
     }
     for (size_t i = 0; i < _dirty.size(); ++i) {

@@ -18,7 +18,7 @@ import time
 import pytest
 
 import wsclient
-from harness import LIVE_SERVERS, T, Server, http_request, room_path, welcome_of
+from harness import LIVE_SERVERS, T, Server, http_request, metric, room_path, welcome_of
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or "/usr/bin/redis-server"
 NGINX = os.environ.get("NGINX") or "/usr/sbin/nginx"
@@ -343,21 +343,6 @@ def wait_healthy(server, timeout, want=(200, "ok")):
             raise AssertionError(f"{getattr(server, 'node_id', server)}: /healthz is {last}, "
                                  f"waited for {want}\n{server.stderr_text()[-3000:]}")
         time.sleep(0.02)
-
-
-def metric(server, name):
-    """The value of a metric (summed over label sets), or None when absent."""
-    r = server.http("/metrics")
-    assert r.status == 200, r
-    total, seen = 0.0, False
-    for line in r.text().splitlines():
-        if line.startswith("#"):
-            continue
-        key, _, value = line.rpartition(" ")
-        if key == name or key.startswith(name + "{"):
-            total += float(value)
-            seen = True
-    return total if seen else None
 
 
 # ---- clients --------------------------------------------------------------------------------

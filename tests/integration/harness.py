@@ -174,14 +174,15 @@ class Server:
     def terminate(self, timeout=None):
         """SIGTERM, then waits; returns (exit code, seconds taken)."""
         t0 = time.monotonic()
+        timeout = timeout if timeout is not None else T(5)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            rc = self.proc.wait(timeout if timeout is not None else T(5))
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"chorusd did not exit within {T(5)}s of SIGTERM\n"
+            raise AssertionError(f"chorusd did not exit within {timeout}s of SIGTERM\n"
                                  f"{self.stderr_text()[-4000:]}")
         for t in self._readers:
             t.join(T(5))
@@ -289,10 +290,27 @@ def wait_until(predicate, timeout, what):
         time.sleep(0.02)
 
 
-def settle():
-    """Lets the server notice a TCP FIN. No protocol event announces that a member went away,
-    so the few tests that must act only after it (held whispers) give it this short while."""
-    time.sleep(T(0.3))
+def metric(server, name):
+    """The value of a metric (summed over label sets), or None when absent."""
+    r = server.http("/metrics")
+    assert r.status == 200, r
+    total, seen = 0.0, False
+    for line in r.text().splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == name or key.startswith(name + "{"):
+            total += float(value)
+            seen = True
+    return total if seen else None
+
+
+def wait_sessions(server, count):
+    """Waits until the server holds `count` WebSocket sessions. No protocol event announces that
+    a member whose TCP connection dropped is away (held whispers need that), but the session
+    gauge falls once the server has seen the drop: poll it instead of sleeping."""
+    wait_until(lambda: metric(server, "chorus_websocket_sessions") == count, T(10),
+               f"{count} open WebSocket sessions")
 
 
 def audio(op, member, payload):

@@ -2,13 +2,18 @@
 treated as a network drop), SIGTERM with clients connected, and both event-loop backends.
 """
 
+import signal
 import socket
 import time
 
 import pytest
 
-from harness import T, Reader, assert_fields, audio, settle, uniq
+from harness import T, Reader, assert_fields, audio, uniq, wait_sessions, wait_until
 from wsclient import ConnectionLost, Timeout
+
+# Drain and handshake deadlines far longer than any wait in these tests: a SIGTERM test whose
+# server exits within its own (scaled, generous) wait has proven the exit did not wait for them.
+PATIENT = ("--drain-timeout", "120s", "--handshake-timeout", "120s")
 
 
 def test_server_pings_and_answering_client_stays(chorusd):
@@ -68,17 +73,17 @@ def test_idle_member_can_resume_after_1001(chorusd):
 
 
 def test_sigterm_with_clients_exits_zero_promptly(chorusd):
-    server = chorusd("--echo-endpoint")
+    # Deadlines far above the test's patience: an exit that waits for any of them fails.
+    server = chorusd("--echo-endpoint", *PATIENT)
     rooms = [uniq() for _ in range(3)]
     clients = [server.join(room, user=f"u{i}") for room in rooms for i in range(4)]
     quiet = server.ws("/v1/echo")  # one that never reads again
     unread = server.handshake(f"/v1/rooms/{rooms[0]}?user=unread")  # 101 never read
     half = socket.create_connection(("127.0.0.1", server.port))
     half.sendall(b"GET /v1/echo HTTP/1.1\r\nHost: x\r\n")  # mid-handshake
-    rc, took = server.terminate(timeout=T(5))
+    rc, _ = server.terminate(timeout=T(20))
     server.stopped = True
     server.check_clean(rc)
-    assert took < T(3), f"took {took:.1f}s to exit"
     for c in clients:
         try:
             code, _ = c.expect_close(timeout=T(2), eof=False)
@@ -107,17 +112,44 @@ def test_backend_smoke(chorusd, io):
 
 
 def test_sigterm_with_away_member_holding_whispers(chorusd):
-    server = chorusd("--resume-grace", "30s")
+    server = chorusd("--resume-grace", "30s", *PATIENT)
     room = uniq()
     a = server.join(room, user="a")
     b = server.join(room, user="b")
     a.recv_json("joined")
     a.abort()
-    settle()
+    wait_sessions(server, 1)
     b.send_json({"type": "whisper", "to": a.member, "text": "held"})
     b.send_json({"type": "chat", "text": "sync"})
     b.recv_json("chat")
-    rc, took = server.terminate(timeout=T(5))
+    rc, _ = server.terminate(timeout=T(20))
     server.stopped = True
     server.check_clean(rc)
-    assert took < T(3), f"took {took:.1f}s to exit"
+
+
+def test_request_started_while_draining_does_not_hold_the_exit(chorusd):
+    # Regression: a connection accepted in the drain's listening window that never sent a whole
+    # request kept the node alive until its handshake timeout (or --drain-timeout).
+    # One loop: once /healthz has said "draining", that loop has begun its drain.
+    server = chorusd("--threads", "1", *PATIENT)
+    member = server.join(uniq(), user="a")  # keeps the listening window open (1 s)
+    member.auto_pong = False
+    server.proc.send_signal(signal.SIGTERM)
+    wait_until(lambda: draining(server), T(10), "/healthz to say draining")
+    try:
+        half = socket.create_connection(("127.0.0.1", server.port))
+        half.sendall(b"GET /v1/rooms/x?user=b HTTP/1.1\r\nHost: x\r\n")  # never finished
+    except OSError:
+        half = None  # the window closed first on a very slow machine: nothing held it then
+    rc, _ = server.terminate(timeout=T(20))
+    server.stopped = True
+    server.check_clean(rc)
+    if half is not None:
+        half.close()
+
+
+def draining(server):
+    try:
+        return server.http("/healthz").status == 503
+    except ConnectionRefusedError:
+        return True  # past the listening window already

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from harness import (T, assert_fields, audio, barrier, check_refusal, errors_in, room_path,
-                     settle, uniq)
+                     uniq, wait_sessions)
 
 
 def pair(server, room=None):
@@ -46,7 +46,7 @@ def test_resume_replays_missed_events_then_held_whispers(chorusd):
     server = chorusd("--resume-grace", "5s")
     room, a, b = pair(server)
     a.abort()
-    settle()  # held whispers need the server to know that a is away
+    wait_sessions(server, 1)  # held whispers need the server to know that a is away
     b.send_json({"type": "chat", "text": "m1"})
     c = server.join(room, user="c")
     b.send_json({"type": "whisper", "to": a.member, "text": "w1"})
@@ -195,7 +195,7 @@ def test_plain_rejoin_while_away_replaces(chorusd):
     server = chorusd("--resume-grace", "5s")
     room, a, b = pair(server)
     a.abort()
-    settle()
+    wait_sessions(server, 1)
     a2 = server.join(room, user="a")
     assert a2.member != a.member and a2.welcome["resumed"] is False
     assert_fields(b.recv_json("left"), {"seq": 3, "member": a.member, "reason": "replaced"})

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make test-stress: runs the integration suite STRESS_RUNS times while mixed load (CPU, memory,
+# I/O and disk writes from stress-ng) runs beside it, the way a shared CI machine is busy. Every
+# failure is reported with its test name and run; the exit status is non-zero if any run failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${STRESS_RUNS:-5}
+build=${BUILD:-build}
+python=${PYTHON:-/usr/bin/python3}
+: "${CHORUSD:=$PWD/$build/chorusd}" "${CHORUS_BENCH:=$PWD/$build/chorus-bench}"
+export CHORUSD CHORUS_BENCH
+logs=$(mktemp -d /tmp/chorus-stress.XXXXXX)
+
+command -v stress-ng >/dev/null || { echo "test-stress needs stress-ng (make deps)"; exit 2; }
+# The load outlives no run by much: it is stopped on exit, and its own timeout bounds it anyway.
+stress-ng --cpu 2 --vm 1 --vm-bytes 512M --io 1 --hdd 1 --hdd-bytes 64M \
+  --temp-path "$logs" --timeout "$((runs * 900))s" --quiet &
+load=$!
+trap 'kill $load 2>/dev/null; wait $load 2>/dev/null' EXIT
+
+failed_runs=0
+for run in $(seq 1 "$runs"); do
+    started=$SECONDS
+    "$python" -m pytest -q -p no:cacheprovider -rfE tests/integration >"$logs/run$run.log" 2>&1
+    status=$?
+    summary=$(tail -n 1 "$logs/run$run.log")
+    echo "stress run $run/$runs: exit $status in $((SECONDS - started)) s: $summary"
+    if [ $status -ne 0 ]; then
+        failed_runs=$((failed_runs + 1))
+        grep -E '^(FAILED|ERROR) ' "$logs/run$run.log" | sed "s/^/  run $run: /"
+    fi
+done
+
+echo
+echo "stress summary: $runs runs under load, $failed_runs with failures (logs in $logs)"
+if [ $failed_runs -ne 0 ]; then
+    echo "failing tests, with how many runs each failed in:"
+    cat "$logs"/run*.log | grep -E '^(FAILED|ERROR) ' | sed -E 's/ - .*//' | sort | uniq -c |
+        sort -rn
+    exit 1
+fi
+echo "$runs passed, 0 failed"
