@@ -18,7 +18,7 @@ import time
 import pytest
 
 import wsclient
-from harness import LIVE_SERVERS, T, Server, http_request, metric, room_path, welcome_of
+from harness import LIVE_SERVERS, T, Server, http_request, metric, room_path, welcome_of  # noqa: F401
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or "/usr/bin/redis-server"
 NGINX = os.environ.get("NGINX") or "/usr/sbin/nginx"

@@ -6,6 +6,7 @@ The waits that are bare sleeps are the time-based contract itself (node timeout,
 """
 
 import signal
+import socket
 import time
 
 import pytest
@@ -302,3 +303,29 @@ def test_whispers_held_for_an_away_member_follow_it_to_its_new_node(cluster):
     col2.wait(lambda s: len(s.of_type("whisper")) == 3, T(5), "alice2: held whispers")
     assert [w["text"] for w in col2.of_type("whisper")] == ["held 0", "held 1", "held 2"]
     assert all(w["from"] == bob.member for w in col2.of_type("whisper"))
+
+
+def test_sigterm_with_every_kind_of_client_and_redis_down_exits_zero(cluster, redis):
+    # The drain promise with the cluster link down: reading, never-reading and away members, a
+    # 101 never read and a half-sent request must not hold the exit. --drain-timeout is far
+    # above this test's wait, so an exit that waited for it fails.
+    c = cluster(1, drain_timeout="120s", resume_grace="120s")
+    node = c[0]
+    room = uniq()
+    reader = join(node, room, "reader")
+    deaf = join(node, room, "deaf")  # never reads again
+    deaf.auto_pong = False
+    away = join(node, room, "away")
+    away.abort()
+    unread = node.handshake(room_path(room, user="unread"))  # 101 sent, never read
+    half = socket.create_connection(("127.0.0.1", node.port))
+    half.sendall(b"GET /v1/rooms/" + room.encode() + b"?user=half HTTP/1.1\r\nHost: x\r\n")
+    redis.kill()
+    wait_healthy(node, T(10), want=(200, "degraded"))
+    c.sigterm(0)
+    rc, _ = c.wait_exit(node, T(30))
+    assert rc == 0, node.stderr_text()[-3000:]
+    code, _ = reader.expect_close(timeout=T(5), eof=False)
+    assert code == 1001, code
+    for sock in (half, unread.sock, deaf.sock):
+        sock.close()
