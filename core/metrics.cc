@@ -3,8 +3,6 @@
 
 #include <cstdio>
 
-#include "core/cluster_port.h"
-
 namespace chorus::core {
 
 void shard_metrics::count_close(uint16_t code) {
@@ -142,20 +140,9 @@ std::string render_prometheus(const shard_list& shards, bool draining) {
     return out;
 }
 
-void append_cluster_metrics(std::string& out, const cluster_hub& hub) {
-    const cluster_counters& c = hub.counters;
-    line(out, "chorus_cluster_up", "gauge", "1 while every Redis server is reachable.",
-         hub.up.load(std::memory_order_relaxed) ? 1 : 0);
-    line(out, "chorus_cluster_publishes_total", "counter",
-         "Messages published to Redis (room audio, whispers).", c.publishes.load());
-    line(out, "chorus_cluster_scripts_total", "counter",
-         "Room scripts run in Redis (joins, resumes, leaves, events).", c.scripts.load());
-    line(out, "chorus_cluster_messages_in_total", "counter",
-         "Messages received from Redis channels.", c.messages_in.load());
-    line(out, "chorus_cluster_reconnects_total", "counter",
-         "Times a Redis server came back after being unreachable.", c.reconnects.load());
-    line(out, "chorus_cluster_dropped_total", "counter",
-         "Cluster messages dropped (Redis unreachable or its buffer full).", c.dropped.load());
+void append_metric_line(std::string& out, const char* name, const char* type, const char* help,
+                        uint64_t value) {
+    line(out, name, type, help, value);
 }
 
 }  // namespace chorus::core

@@ -76,8 +76,8 @@ struct shard_metrics {
 // Prometheus text exposition of the sum over all shards.
 std::string render_prometheus(const std::vector<const shard_metrics*>& shards, bool draining);
 
-struct cluster_hub;
-// The cluster engine's gauges and counters (cluster mode only).
-void append_cluster_metrics(std::string& out, const cluster_hub& hub);
+// One more metric in the same text format (for counters kept outside the shards).
+void append_metric_line(std::string& out, const char* name, const char* type, const char* help,
+                        uint64_t value);
 
 }  // namespace chorus::core

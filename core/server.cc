@@ -32,7 +32,7 @@ uint32_t fd_budget() {
 
 }  // namespace
 
-int run_server(const server_config& given, cluster_engine* cluster) {
+int run_server(const server_config& given, room_sync_provider& syncs) {
     server_context context;
     context.config = given;
     server_config& config = context.config;
@@ -76,16 +76,8 @@ int run_server(const server_config& given, cluster_engine* cluster) {
 
     uint32_t n = config.threads;
     for (uint32_t i = 0; i < n * n; ++i) context.rings.push_back(std::make_unique<cross_ring>());
-    cluster_hub hub;
-    if (cluster) {
-        for (uint32_t i = 0; i < n; ++i) {
-            hub.to_engine.push_back(std::make_unique<cluster_ring>());
-            hub.to_shard.push_back(std::make_unique<cluster_ring>());
-        }
-        hub.wake_shard = [&context](uint32_t i) { context.shards[i]->loop().wake(); };
-        context.cluster = cluster;
-        context.hub = &hub;
-    }
+    syncs.prepare(n, [&context](uint32_t i) { context.shards[i]->loop().wake(); });
+    context.syncs = &syncs;
     std::vector<std::unique_ptr<shard>> shards;
     for (uint32_t i = 0; i < n; ++i) shards.push_back(std::make_unique<shard>(i, context));
     for (auto& s : shards) context.shards.push_back(s.get());
@@ -108,23 +100,16 @@ int run_server(const server_config& given, cluster_engine* cluster) {
             pthread_setaffinity_np(threads.back().native_handle(), sizeof(set), &set);
         }
     }
-    if (cluster) {
-        std::string error;
-        if (!cluster->start(hub, n, &error)) {
-            std::fprintf(stderr, "chorusd: cluster: %s\n", error.c_str());
-            context.draining.store(true);
-            for (auto& s : shards) s->request_drain();
-            for (std::thread& t : threads) t.join();
-            return 1;
-        }
-        // Joins need Redis: say "ready" once it answers (or after 5 s, degraded).
-        for (int i = 0; i < 500 && !hub.up.load(); ++i) usleep(10'000);
-        if (!hub.up.load())
-            std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
+    std::string error;
+    if (!syncs.start(&error)) {
+        std::fprintf(stderr, "chorusd: %s\n", error.c_str());
+        context.draining.store(true);
+        for (auto& s : shards) s->request_drain();
+        for (std::thread& t : threads) t.join();
+        return 1;
     }
     std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", config.listen.c_str(), n,
-                 config.io == io_choice::uring ? "uring" : "epoll",
-                 cluster ? (", node " + cluster->instance()).c_str() : "");
+                 config.io == io_choice::uring ? "uring" : "epoll", syncs.describe().c_str());
     std::fflush(stderr);
     int received = 0;
     sigwait(&signals, &received);
@@ -133,7 +118,7 @@ int run_server(const server_config& given, cluster_engine* cluster) {
     context.draining.store(true);
     for (auto& s : shards) s->request_drain();
     for (std::thread& t : threads) t.join();
-    if (cluster) cluster->stop();  // leaves the cluster: others stop counting on this node
+    syncs.stop();  // a cluster node leaves: others stop counting on it
     std::fprintf(stderr, "chorusd: stopped\n");
     return 0;
 }

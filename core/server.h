@@ -1,14 +1,14 @@
 // The whole server: one shard per thread (pinned), the cross-core ring grid, and signal handling.
-// main() builds a server_config and calls run(); everything else happens on the shards.
+// main() builds a server_config and a room_sync_provider and calls run_server().
 #pragma once
 
-#include "core/cluster_port.h"
 #include "core/config.h"
+#include "core/room_sync.h"
 
 namespace chorus::core {
 
-// Runs until SIGINT/SIGTERM, then drains and returns the process exit code.
-// With `cluster` (made by the caller from config.redis), rooms are shared through it.
-int run_server(const server_config& config, cluster_engine* cluster = nullptr);
+// Runs until SIGINT/SIGTERM, then drains and returns the process exit code. `syncs` (a single
+// node's local_sync_provider, or the cluster's from core/cluster/) outlives the call.
+int run_server(const server_config& config, room_sync_provider& syncs);
 
 }  // namespace chorus::core

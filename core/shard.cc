@@ -1,6 +1,6 @@
-// The shard's loop callbacks: session lifecycle, the per-pass flush that coalesces everything
-// queued for one connection into one send, and timers (handshake, ping, idle, resume grace).
-// Cross-core records are in shard_rings.cc.
+// The shard's loop callbacks: session lifecycle, WebSocket frames handed to member input, the
+// end of each pass (the writer's flush, the room_sync's, the cross-core wakes), drain, and
+// timers (handshake, ping, idle, resume grace). Cross-core records are in shard_rings.cc.
 #include "core/shard.h"
 
 #include <netinet/in.h>
@@ -18,23 +18,15 @@
 namespace chorus::core {
 
 shard::shard(uint32_t id, server_context& context)
-    : _id(id), _context(context), _config(context.config), _epoch_ms(base::monotonic_ms()) {}
+    : _id(id),
+      _context(context),
+      _config(context.config),
+      _writer(context.config, _pool, _metrics),
+      _rooms(_writer, *context.ledgers) {}
 
 shard::~shard() {
     for (uint32_t i = 0; i < _session_count; ++i)
         if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
-    for (auto& [id, r] : _rooms)
-        for (auto& [member_id, m] : r->members)
-            if (m->held_whispers)
-                for (shared_frame* f : *m->held_whispers) _pool.release(f);
-    _rooms.clear();
-    _away.clear();
-    if (_context.hub) {
-        _context.hub->to_shard[_id]->consume(
-            [](const cluster_record& record) { delete static_cast<cluster_event*>(record.item); },
-            cluster_ring_records);
-        for (cluster_request* request : _cluster_backlog) delete request;
-    }
 }
 
 bool shard::init(int listen_fd, std::string* error) {
@@ -53,17 +45,13 @@ bool shard::init(int listen_fd, std::string* error) {
     _loop = uring ? net::make_uring_loop(loop_config, this, error)
                   : net::make_epoll_loop(loop_config, this, error);
     if (!_loop) return false;
-    _iov.reset(new iovec[net::event_loop::iov_max]);
+    _writer.bind(_loop.get(), this);
     _session_count = loop_config.connections_max;
     _sessions.reset(new session[_session_count]);
     _wake_pending.assign(_context.shards.size(), false);
-    if (clustered()) {
-        _nodes.push_back({_context.cluster->instance(), 0, false});
-        _link_up.assign(_context.cluster->server_count(), false);
-        _epochs.assign(_context.cluster->server_count(), 0);
-    }
+    _sync = _context.syncs->open({_id, _config, _context.resume_key, _writer, _rooms, *this});
+    _input = std::make_unique<member_input>(_writer, *_sync);
     _fanout_started.reserve(fanout_timestamps_max);
-    _json_input.reserve(_config.max_frame_bytes + simdjson::SIMDJSON_PADDING);
     if (listen_fd >= 0) {
         int rc = _loop->add_listener(listen_fd);
         if (rc < 0) {
@@ -72,10 +60,6 @@ bool shard::init(int listen_fd, std::string* error) {
         }
     }
     return true;
-}
-
-uint32_t shard::now_ms() const {
-    return static_cast<uint32_t>(base::monotonic_ms() - _epoch_ms);
 }
 
 session* shard::find(net::conn_handle conn) {
@@ -98,7 +82,7 @@ session& shard::open_session(net::conn_handle conn) {
     s.counted = false;
     s.parked = false;
     s.close_code = 0;
-    s.opened_ms = s.last_activity_ms = s.last_ping_ms = now_ms();
+    s.opened_ms = s.last_activity_ms = s.last_ping_ms = _writer.now_ms();
     s.ip_slot = UINT32_MAX;
     s.in_flight_bytes = s.pass_bytes = s.pass_id = 0;
     s.closing_since_ms = 0;
@@ -139,8 +123,8 @@ void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
     session* s = find(conn);
     if (!s) return;
     _metrics.bytes_in.add(data.size());
-    s->last_activity_ms = now_ms();
-    if (s->parked) return;  // waiting for Redis; a client sends nothing before the 101
+    s->last_activity_ms = _writer.now_ms();
+    if (s->parked) return;  // waiting for its room_sync; a client sends nothing before the 101
     if (s->phase == session_phase::http) {
         on_http_data(*s, data);
     } else if (s->phase == session_phase::websocket) {
@@ -149,134 +133,80 @@ void shard::on_data(net::conn_handle conn, std::span<uint8_t> data) {
     // closing: what arrives after our close frame is discarded
 }
 
-void shard::queue(session& s, shared_frame* frame) {
-    if (s.pass_id != _pass_id) {
-        s.pass_id = _pass_id;
-        s.pass_bytes = 0;
+void shard::on_ws_data(session& s, std::span<uint8_t> data) {
+    uint64_t received_ns = 0;
+    while (s.phase == session_phase::websocket) {
+        ws::read_result r = s.reader.next(data);
+        data = data.subspan(r.consumed);
+        switch (r.event) {
+            case ws::read_event::need_more:
+                if (data.empty() || r.consumed == 0) {
+                    if (s.reader.buffered_bytes() == 0) s.reader.release_buffer();
+                    return;
+                }
+                break;
+            case ws::read_event::text:
+            case ws::read_event::binary: {
+                _metrics.frames_in.add();
+                bool text = r.event == ws::read_event::text;
+                if (s.kind == session_kind::echo) {
+                    shared_frame* frame = _pool.allocate(r.payload.size() + 10);
+                    size_t header = ws::encode_frame_header(
+                        frame->data(), text ? ws::opcode::text : ws::opcode::binary,
+                        r.payload.size());
+                    ws::copy_payload(frame->data() + header, r.payload.data(), r.payload.size());
+                    frame->size = static_cast<uint32_t>(header + r.payload.size());
+                    _writer.queue_control(s, frame);  // a peer that does not read is closed
+                    _pool.release(frame);
+                } else if (text) {
+                    _input->on_text(s, r.payload);
+                } else {
+                    if (received_ns == 0) received_ns = base::monotonic_ns();
+                    if (_fanout_started.size() < fanout_timestamps_max)
+                        _fanout_started.push_back(received_ns);
+                    _input->on_binary(s, r.payload);
+                }
+                break;
+            }
+            case ws::read_event::ping: {
+                std::string pong;
+                ws::append_frame(
+                    pong, ws::opcode::pong,
+                    {reinterpret_cast<const char*>(r.payload.data()), r.payload.size()});
+                shared_frame* frame = _writer.copy_frame(pong);
+                _writer.queue_control(s, frame);
+                _pool.release(frame);
+                break;
+            }
+            case ws::read_event::pong:
+                s.ping_outstanding = false;
+                break;
+            case ws::read_event::close:
+                // The peer started the closing handshake: it leaves (reason "closed").
+                if (s.self) _sync->leave(*s.self, "closed");
+                _writer.answer_close(s, r.close_code);
+                return;
+            case ws::read_event::fail:
+                _writer.close(s, r.close_code, r.close_reason);
+                return;
+        }
     }
-    s.pass_bytes += frame->size;
-    s.out.push(_pool, frame);
-    _metrics.frames_out.add();
-    mark_dirty(s);
 }
 
-void shard::queue_bytes(session& s, std::string_view bytes) {
-    shared_frame* frame = _pool.allocate(bytes.size());
-    std::memcpy(frame->data(), bytes.data(), bytes.size());
-    frame->size = static_cast<uint32_t>(bytes.size());
-    queue(s, frame);
-    _pool.release(frame);
-}
-
-// What a connection has failed to take: queued bytes that were already waiting before this
-// pass and are not in the kernel's hands. What this pass queued goes out at its end, so a
-// burst to a healthy receiver is no backlog; a receiver that stops reading builds one at once,
-// whether its kernel buffer is full (a send in flight) or not.
-uint64_t shard::backlog(const session& s) const {
-    uint64_t fresh = s.pass_id == _pass_id ? s.pass_bytes : 0;
-    uint64_t held = s.in_flight_bytes + fresh;
-    return s.out.bytes() > held ? s.out.bytes() - held : 0;
-}
-
-// Control messages are lossless: they always queue, and a connection whose backlog passes the
-// hard limit is closed as a slow consumer (1013). Returns false if the session was closed.
-bool shard::queue_control(session& s, shared_frame* frame) {
-    if (s.phase != session_phase::websocket) return false;
-    // The echo endpoint carries messages of up to 16 MiB: it may hold two of them.
-    uint64_t hard = s.kind == session_kind::echo ? std::max<uint64_t>(_config.send_queue_hard_bytes,
-                                                                      2 * echo_message_bytes_max)
-                                                 : _config.send_queue_hard_bytes;
-    if (backlog(s) + frame->size > hard) {
-        close_with(s, 1013, "slow consumer");
-        return false;
-    }
-    queue(s, frame);
-    return true;
-}
-
-void shard::mark_dirty(session& s) {
-    if (s.dirty) return;
-    s.dirty = true;
-    _dirty.push_back(s.conn.index);
-}
-
-void shard::flush(session& s) {
-    if (s.sending || s.out.empty()) return;
-    iovec* iov = _iov.get();
-    int count = s.out.fill(iov, net::event_loop::iov_max);
-    if (count == 0) return;
-    if (_loop->send(s.conn, iov, count)) {
-        s.sending = true;
-        uint64_t bytes = 0;
-        for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
-        s.in_flight_bytes = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));
-        _metrics.sends.add();
-    }
+void shard::on_member_closed(member& m, uint16_t code) {
+    member_closed(*_sync, m, code);
 }
 
 void shard::on_sent(net::conn_handle conn, int64_t result) {
     session* s = find(conn);
     if (!s) return;
-    s->sending = false;
-    s->in_flight_bytes = 0;
-    if (result < 0) {
-        on_hangup(conn, static_cast<int>(result));
-        return;
-    }
-    _metrics.bytes_out.add(static_cast<uint64_t>(result));
-    s->out.consume(_pool, static_cast<uint64_t>(result));
-    if (!s->out.empty()) {
-        mark_dirty(*s);
-        return;
-    }
-    if (s->close_queued) {
-        // Everything up to and including our close frame (or final response) is written.
-        _loop->close(s->conn, net::close_mode::graceful);
-        s->phase = session_phase::closing;
-    }
-}
-
-// Queues a close frame; the connection is closed once it is written. A member whose session
-// the server closes leaves or goes away according to PROTOCOL.md §6.
-void shard::close_with(session& s, uint16_t code, std::string_view reason) {
-    if (s.phase != session_phase::websocket) return;
-    _metrics.count_close(code);
-    s.close_code = code;
-    if (s.self) {
-        member& m = *s.self;
-        bool away = code == 1001 || code == 1011 || code == 1013;
-        if (away) {
-            member_away(m);
-        } else if (code == 4009) {
-            detach_member(m);  // replaced or taken over: the caller emits what is needed
-        } else {
-            member_gone(m, code == 4001 ? "kicked" : "closed");
-        }
-    }
-    s.phase = session_phase::closing;
-    s.close_queued = true;
-    s.closing_since_ms = now_ms() | 1;
-    if (code == 1013) {
-        // A slow consumer will not read what is queued: close at once. The queue is freed in
-        // on_closed, after any send still in flight has let go of its bytes.
-        _loop->close(s.conn, net::close_mode::abort);
-        return;
-    }
-    shared_frame* frame = close_frame(code, reason);
-    queue(s, frame);
-    _pool.release(frame);
+    if (!_writer.sent(*s, result)) on_hangup(conn, static_cast<int>(result));
 }
 
 void shard::drop_connection(session& s, net::close_mode mode) {
-    if (s.self) member_away(*s.self);
+    if (s.self) s.self->home->go_away(*s.self);
     s.phase = session_phase::closing;
     _loop->close(s.conn, mode);
-}
-
-void shard::finish_http(session& s) {
-    s.close_queued = true;
-    s.closing_since_ms = now_ms() | 1;
-    s.http_in.reset();
 }
 
 void shard::on_hangup(net::conn_handle conn, int) {
@@ -289,7 +219,7 @@ void shard::on_hangup(net::conn_handle conn, int) {
 void shard::on_closed(net::conn_handle conn) {
     session* s = find(conn);
     if (!s) return;
-    if (s->self) member_away(*s->self);
+    if (s->self) s->self->home->go_away(*s->self);
     release_session(*s);
 }
 
@@ -312,7 +242,7 @@ void shard::release_session(session& s) {
 
 void shard::after_wake() {
     _pass_started_ns = base::monotonic_ns();
-    ++_pass_id;  // what is queued from here on is this pass's
+    _writer.begin_pass();
 }
 
 // The pass's sends are in the kernel now: that ends the fan-out of every audio frame received
@@ -328,32 +258,10 @@ void shard::after_submit() {
 }
 
 void shard::before_sleep() {
-    if (_drain_requested.load(std::memory_order_relaxed) && !_draining) {
-        _draining = true;
-        _drain_deadline_ms = base::monotonic_ms() + _config.drain_timeout_ms;
-        // The listener stays open while clients go, so that /healthz can say "draining" and a
-        // balancer moves on; room requests are refused (503) meanwhile.
-        _drain_listen_until_ms = base::monotonic_ms() +
-                                 std::min<uint64_t>(_config.drain_timeout_ms, drain_listen_ms_max);
-        for (uint32_t i = 0; i < _session_count; ++i) {
-            session& s = _sessions[i];
-            if (s.phase == session_phase::websocket) {
-                close_with(s, 1001, "server shutting down");
-            } else if (s.phase == session_phase::http && s.parked) {
-                drop_connection(s, net::close_mode::abort);  // a join in flight: retry elsewhere
-            }
-            // Other requests are answered in the listening window (joins get 503, /healthz says
-            // draining): a connection accepted just before the signal is served, not reset.
-        }
-    }
-    for (size_t i = 0; i < _dirty.size(); ++i) {
-        session& s = _sessions[_dirty[i]];
-        s.dirty = false;
-        if (s.phase != session_phase::free) flush(s);
-    }
-    _dirty.clear();
+    if (_drain_requested.load(std::memory_order_relaxed) && !_draining) start_drain();
+    _writer.flush_pass();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
-    if (clustered()) cluster_flush();
+    _sync->end_pass();
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;
         _wake_pending[to] = false;
@@ -372,12 +280,31 @@ void shard::before_sleep() {
     }
 }
 
+void shard::start_drain() {
+    _draining = true;
+    _drain_deadline_ms = base::monotonic_ms() + _config.drain_timeout_ms;
+    // The listener stays open while clients go, so that /healthz can say "draining" and a
+    // balancer moves on; room requests are refused (503) meanwhile.
+    _drain_listen_until_ms =
+        base::monotonic_ms() + std::min<uint64_t>(_config.drain_timeout_ms, drain_listen_ms_max);
+    for (uint32_t i = 0; i < _session_count; ++i) {
+        session& s = _sessions[i];
+        if (s.phase == session_phase::websocket) {
+            _writer.close(s, 1001, "server shutting down");
+        } else if (s.phase == session_phase::http && s.parked) {
+            drop_connection(s, net::close_mode::abort);  // a join in flight: retry elsewhere
+        }
+        // Other requests are answered in the listening window (joins get 503, /healthz says
+        // draining): a connection accepted just before the signal is served, not reset.
+    }
+}
+
 void shard::on_tick() {
     drain_rings();
-    if (clustered()) drain_cluster_ring();
-    uint32_t now = now_ms();
+    _sync->poll();
+    uint32_t now = _writer.now_ms();
     sweep(now);
-    expire_away(base::monotonic_ms());
+    _rooms.away().expire(base::monotonic_ms(), [&](member& m) { _sync->leave(m, "timeout"); });
     if (++_ticks % sweep_ticks_per_second == 0) _pool.trim();
     if (_draining && _listeners_closed && drained()) _loop->stop();
 }
@@ -433,7 +360,7 @@ void shard::sweep_one(session& s, uint32_t now) {
         if (!s.sending && s.out.empty()) s.out.shrink();  // idle: no queue memory
         uint32_t silent = now - s.last_activity_ms;
         if (silent >= _config.idle_timeout_ms) {
-            close_with(s, 1001, "idle timeout");
+            _writer.close(s, 1001, "idle timeout");
         } else if (now - s.last_ping_ms >= _config.ping_interval_ms) {
             // Every ping interval, busy or not: a client that only sends (a lone speaker) still
             // hears from us, so proxies with a read timeout (nginx: 30 s) keep its socket.
@@ -441,7 +368,7 @@ void shard::sweep_one(session& s, uint32_t now) {
             shared_frame* ping = _pool.allocate(2);
             ping->size =
                 static_cast<uint32_t>(ws::encode_frame_header(ping->data(), ws::opcode::ping, 0));
-            queue_control(s, ping);
+            _writer.queue_control(s, ping);
             _pool.release(ping);
         }
     }

@@ -1,28 +1,26 @@
-// One shard per core: it owns an event loop, a session table, the rooms whose home is this core,
-// and its metrics. Nothing here is shared with other threads except through the SPSC ring grid
+// One shard per core: the loop adapter. It owns an event loop and a session table, receives the
+// loop's callbacks and hands the work to the pieces that own it: the session writer (queues,
+// flush, closes), the HTTP router, member input (control messages, audio), the rooms and their
+// room_sync. Nothing here is shared with other threads except through the SPSC ring grid
 // (cross-core records) and the read-only server context. A WebSocket request for a room is
-// handed to the room's home core right after its head is parsed, so that a room's fan-out is
-// always core-local.
+// handed to the room's home core right after its head is parsed, so a room's fan-out is local.
 #pragma once
 
-#include <simdjson.h>
-
 #include <atomic>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/base/spsc_ring.h"
-#include "core/cluster_envelope.h"
-#include "core/cluster_port.h"
 #include "core/config.h"
 #include "core/limits.h"
+#include "core/member_input.h"
 #include "core/metrics.h"
-#include "core/room_ledger.h"
+#include "core/room_sync.h"
+#include "core/room_table.h"
 #include "core/session.h"
+#include "core/session_writer.h"
 #include "net/loop.h"
 #include "ws/http_request.h"
 
@@ -56,12 +54,11 @@ struct server_context {
     std::unique_ptr<std::atomic<uint32_t>[]> ip_connections;  // hashed by peer address
     std::atomic<bool> draining{false};
     ledger_factory* ledgers = nullptr;
-    cluster_engine* cluster = nullptr;  // null: a single node
-    cluster_hub* hub = nullptr;
+    room_sync_provider* syncs = nullptr;  // a single node or a cluster: the shards never ask
     cross_ring& ring(uint32_t from, uint32_t to) { return *rings[from * shards.size() + to]; }
 };
 
-class shard final : public net::loop_handler {
+class shard final : public net::loop_handler, private sync_host, private close_listener {
   public:
     shard(uint32_t id, server_context& context);
     ~shard() override;
@@ -89,139 +86,37 @@ class shard final : public net::loop_handler {
     uint64_t frame_heap_allocations() const { return _pool.heap_allocations(); }
 
   private:
-    // shard.cc: sessions, sending, timers, cross-core records
-    session* find(net::conn_handle conn);
+    // sync_host and close_listener
+    session* find(net::conn_handle conn) override;
+    void refuse(session& s, int status, std::string_view code, std::string_view message) override;
+    void upgrade(session& s, bool chorus_v1) override;
+    void on_member_closed(member& m, uint16_t code) override;
+
+    // shard.cc: sessions, WebSocket frames, drain and timers
     session& open_session(net::conn_handle conn);
-    void queue(session& s, shared_frame* frame);
-    void queue_bytes(session& s, std::string_view bytes);
-    bool queue_control(session& s, shared_frame* frame);
-    uint64_t backlog(const session& s) const;
-    void mark_dirty(session& s);
-    void flush(session& s);
-    void close_with(session& s, uint16_t code, std::string_view reason);
-    void finish_http(session& s);
-    void drop_connection(session& s, net::close_mode mode);
     void release_session(session& s);
-    void sweep(uint32_t now_ms);
+    void drop_connection(session& s, net::close_mode mode);
+    void on_ws_data(session& s, std::span<uint8_t> data);
+    void start_drain();
     bool drained() const;
     void drop_unanswered_requests();
+    void sweep(uint32_t now_ms);
     void sweep_one(session& s, uint32_t now);
+
+    // shard_http.cc: the request head, acting on its route, the plain endpoints
+    void on_http_data(session& s, std::span<const uint8_t> data);
+    void handle_request(session& s, const ws::http_request& request);
+    void respond(session& s, int status, std::string_view type, std::string_view body,
+                 std::string_view extra_headers = {});
+    void serve_rooms_listing(session& s, const ws::http_request& request);
+    void answer_rooms_query(const cross_record& record);
+    void collect_rooms_reply(const cross_record& record);
+
+    // shard_rings.cc: cross-core records
     void post(uint32_t to, const cross_record& record);
     void release_counts(uint32_t ip_slot);
     void drain_rings();
     void handle_record(const cross_record& record);
-    uint32_t now_ms() const;
-
-    // shard_http.cc: the request head, routing, refusals, plain HTTP endpoints
-    void on_http_data(session& s, std::span<const uint8_t> data);
-    void handle_request(session& s, const ws::http_request& request);
-    void refuse(session& s, int status, std::string_view code, std::string_view message);
-    void respond(session& s, int status, std::string_view type, std::string_view body,
-                 std::string_view extra_headers = {});
-    void serve_static(session& s, const ws::http_request& request);
-    void serve_rooms_listing(session& s, const ws::http_request& request);
-    void answer_rooms_query(const cross_record& record);
-    void collect_rooms_reply(const cross_record& record);
-    void upgrade(session& s, const ws::http_request& request, bool chorus_v1);
-    bool origin_allowed(const ws::http_request& request) const;
-    bool upgrade_allowed(session& s, const ws::http_request& request, bool* chorus_v1);
-    std::string rooms_json() const;
-
-    // shard_room.cc: joining, leaving, resume, events
-    void join_room(session& s, const ws::http_request& request, std::string_view room_id);
-    void admit(session& s, room& r, member& m, bool resumed, bool gap, uint64_t last_seq,
-               bool has_last_seq, std::string_view request_key, bool chorus_v1);
-    room& open_room(std::string_view room_id);
-    void maybe_end_room(room& r);
-    void broadcast_event(room& r, std::string& json, member* except);
-    void member_gone(member& m, std::string_view reason, bool end_room_if_empty = true);
-    void member_away(member& m);
-    void leave_away_list(member& m);
-    void attach(member& m, session& s, bool present = true);
-    void detach_member(member& m);
-    void expire_away(uint64_t now_ms);
-    std::string resume_token(const room& r, const member& m) const;
-
-    // shard_cluster.cc: rooms shared with other nodes through the cluster engine (Redis)
-    enum class op_kind : uint8_t { join, resume, leave, event, restore };
-    struct pending_op {
-        op_kind kind = op_kind::join;
-        net::conn_handle conn;
-        std::string room;
-        uint32_t member = 0;
-        bool speak = true, admin = false, chorus_v1 = false, has_last_seq = false;
-        bool muted = false;
-        uint64_t session = 0, last_seq = 0, resume_session = 0;
-        std::string user, name;     // join, resume
-        std::string before, after;  // event: its JSON around the seq (for degraded delivery)
-        char event_kind = 0;
-        uint32_t by = 0;
-        std::string reason;  // leave
-    };
-    struct node_entry {
-        std::string instance;
-        uint64_t last_seen_ms = 0;
-        bool dead = false;
-    };
-    bool clustered() const { return _context.cluster != nullptr; }
-    bool link_up(std::string_view room) const;
-    void cluster_post(cluster_request* request);
-    void cluster_flush();
-    void drain_cluster_ring();
-    uint64_t run_room_script(room& r, room_script script, std::vector<std::string> args,
-                             pending_op op);
-    void cluster_join(session& s, room& r, pending_op op);
-    void cluster_resume(session& s, std::string_view room_id, pending_op op);
-    void cluster_leave(member& m, std::string_view reason);
-    void cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
-                            std::string before, std::string after, uint32_t mute_target);
-    void cluster_publish_audio(room& r, const shared_frame* frame);
-    bool cluster_whisper(room& r, member& target, const shared_frame* frame, char type);
-    void on_cluster_event(cluster_event& e);
-    void on_join_reply(pending_op& op, room& r, cluster_event& e);
-    void on_resume_reply(pending_op& op, room& r, cluster_event& e);
-    void on_leave_reply(pending_op& op, room& r, cluster_event& e);
-    void on_event_reply(pending_op& op, room& r, cluster_event& e);
-    void on_restore_reply(room& r, cluster_event& e);
-    void on_room_message(room& r, std::string& payload);
-    void on_node_message(cluster_event& e);
-    void on_link(const cluster_event& e);
-    void on_nodes(const cluster_event& e);
-    void apply_event(room& r, const envelope& env);
-    void on_moved(room& r, const envelope& env);
-    void relay_audio(room& r, std::string_view frame_bytes);
-    void local_event(room& r, std::string_view before, std::string_view after);
-    void load_members(room& r, const reply_value& pairs, uint32_t except);
-    std::string members_json(const reply_value& pairs, uint32_t except) const;
-    void deliver_welcomes(room& r);
-    void send_welcome(room& r, member& m, welcome_wait& w);
-    member& add_member(room& r, std::unique_ptr<member> m);
-    void erase_member(room& r, member& m);
-    void make_local(room& r, member& m);
-    void make_remote(room& r, member& m, uint16_t node);
-    uint16_t node_index(std::string_view instance);
-    void node_dead(uint16_t node);
-    void node_back(uint16_t node);
-    void restore_rooms(uint32_t server);
-    void restore_room(room& r);
-    void apply_early(room& r);
-    std::string record_of(const member& m) const;
-
-    // shard_messages.cc: what a member sends after the upgrade
-    void on_ws_data(session& s, std::span<uint8_t> data);
-    void on_text(session& s, std::span<const uint8_t> payload);
-    void on_binary(session& s, std::span<const uint8_t> payload);
-    void on_peer_close(session& s, uint16_t code);
-    void send_error(session& s, std::string_view code, std::string_view message);
-    bool limited(session& s, limited_error which);
-    void fan_out_audio(session& s, member& from, std::span<const uint8_t> payload);
-    void deliver_audio(room& r, shared_frame* frame, const member* except);
-    shared_frame* copy_frame(std::string_view bytes);
-    void whisper_audio(session& s, member& from, std::span<const uint8_t> payload);
-    void handle_control(session& s, member& m, std::string_view type);
-    shared_frame* text_frame(std::string_view json);
-    shared_frame* audio_frame(uint8_t op, uint32_t from, std::span<const uint8_t> audio);
-    shared_frame* close_frame(uint16_t code, std::string_view reason);
 
     uint32_t _id;
     server_context& _context;
@@ -229,23 +124,18 @@ class shard final : public net::loop_handler {
     std::unique_ptr<net::event_loop> _loop;
     std::unique_ptr<session[]> _sessions;  // indexed like the loop's connection slab
     uint32_t _session_count = 0;
-    std::vector<uint32_t> _dirty;
-    std::unique_ptr<iovec[]> _iov;  // scratch for one flush
     frame_pool _pool;
-    std::unordered_map<std::string, std::unique_ptr<room>> _rooms;
-    std::vector<member*> _away;  // members waiting out their resume grace
     shard_metrics _metrics;
-    simdjson::ondemand::parser _json;
-    simdjson::dom::parser _dom;
+    session_writer _writer;
+    room_table _rooms;
+    std::unique_ptr<room_sync> _sync;
+    std::unique_ptr<member_input> _input;
     std::string _scratch;
-    std::string _json_input;                // padded copy of a text message
     std::vector<uint64_t> _fanout_started;  // receive times of audio fanned out this pass
     std::vector<bool> _wake_pending;
-    uint64_t _epoch_ms;
     uint64_t _pass_started_ns = 0;
     uint32_t _sweep_cursor = 0;
     uint32_t _ticks = 0;
-    uint32_t _pass_id = 1;
     std::atomic<bool> _drain_requested{false};
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;
@@ -258,15 +148,6 @@ class shard final : public net::loop_handler {
     };
     std::unordered_map<uint32_t, rooms_query> _rooms_queries;
     uint32_t _next_query = 1;
-    // Cluster mode.
-    std::unordered_map<uint64_t, pending_op> _pending;
-    uint64_t _next_tag = 1;
-    std::deque<cluster_request*> _cluster_backlog;  // requests the full ring did not take
-    bool _cluster_wake = false;
-    std::vector<node_entry> _nodes;            // [0] is this process
-    std::vector<bool> _link_up;                // per Redis server
-    std::vector<uint64_t> _epochs;             // per Redis server: the member-id epoch
-    std::unordered_set<std::string> _orphans;  // rooms whose join may have run unanswered
 };
 
 }  // namespace chorus::core

@@ -44,7 +44,7 @@ void shard::release_counts(uint32_t ip_slot) {
 
 void shard::on_wake() {
     drain_rings();
-    if (clustered()) drain_cluster_ring();
+    _sync->poll();
 }
 
 void shard::drain_rings() {

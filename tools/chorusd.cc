@@ -8,8 +8,10 @@
 #include <string>
 
 #include "core/base/duration.h"
+#include "core/cluster/cluster_sync.h"
 #include "core/cluster/redis_engine.h"
 #include "core/limits.h"
+#include "core/local_sync.h"
 #include "core/server.h"
 
 namespace {
@@ -202,7 +204,10 @@ int main(int argc, char** argv) {
         fail("--max-frame is at most 64MiB");
         return 2;
     }
-    if (config.redis.empty()) return chorus::core::run_server(config);
+    if (config.redis.empty()) {
+        chorus::core::local_sync_provider local;
+        return chorus::core::run_server(config, local);
+    }
     if (config.cluster_secret.size() < 16) {
         fail("--redis needs --cluster-secret of at least 16 characters, the same on every node");
         return 2;
@@ -218,6 +223,7 @@ int main(int argc, char** argv) {
     cluster.node_timeout_ms = config.node_timeout_ms;
     cluster.heartbeat_ms = std::clamp<uint64_t>(config.node_timeout_ms / 3, 100, 1000);
     cluster.history = config.history;
-    auto engine = chorus::core::cluster::make_redis_engine(cluster);
-    return chorus::core::run_server(config, engine.get());
+    chorus::core::cluster::cluster_sync_provider syncs(
+        chorus::core::cluster::make_redis_engine(cluster));
+    return chorus::core::run_server(config, syncs);
 }

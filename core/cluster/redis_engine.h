@@ -1,15 +1,15 @@
 // The cluster engine: one thread that owns every Redis connection (a command connection and a
 // subscriber connection per Redis server), runs the room scripts for the shards, routes channel
 // messages to the room's home shard, sends heartbeats, and reconnects with back-off when Redis
-// goes away. Shards reach it only through the rings of core/cluster_port.h.
+// goes away. Shards reach it only through the rings of core/cluster/cluster_port.h.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/cluster/cluster_port.h"
 #include "core/cluster/redis_conn.h"
-#include "core/cluster_port.h"
 
 namespace chorus::core::cluster {
 

@@ -2,7 +2,7 @@
 // (seq, next id), event Stream; ARGV[1] = the room's channel, ARGV[2] = history length. A member
 // record is "instance\nsession\nmuted\nuser\nname\nspeak" (user and name JSON-escaped, so they
 // hold no raw newline; muted is 0, 1, or 2 when an admin muted it). Channel and Stream messages are
-// envelopes (core/cluster_envelope.h):
+// envelopes (core/cluster/cluster_envelope.h):
 //   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat)
 //   M|member|instance|                a member resumed on `instance`
 //   R|instance|                       `instance` re-registered members Redis had lost

@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "core/cluster_port.h"
+#include "core/cluster/cluster_port.h"
 
 namespace chorus::core::cluster {
 

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "core/cluster_envelope.h"
+#include "core/cluster/cluster_envelope.h"
 
 namespace {
 

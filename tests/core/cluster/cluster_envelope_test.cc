@@ -1,6 +1,6 @@
 // Envelopes and member records come from Redis, so from the network: every malformed shape is
 // rejected and every well-formed one round-trips its fields exactly.
-#include "core/cluster_envelope.h"
+#include "core/cluster/cluster_envelope.h"
 
 #include <gtest/gtest.h>
 

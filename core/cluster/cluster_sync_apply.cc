@@ -5,11 +5,13 @@
 #include <charconv>
 
 #include "core/base/clock.h"
-#include "core/shard.h"
+#include "core/cluster/cluster_sync.h"
+#include "core/limits.h"
+#include "core/local_sync.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
 
-namespace chorus::core {
+namespace chorus::core::cluster {
 
 namespace {
 
@@ -21,7 +23,7 @@ uint32_t parse_id(std::string_view text) {
 
 }  // namespace
 
-void shard::on_room_message(room& r, std::string& payload) {
+void cluster_sync::on_room_message(room& r, std::string& payload) {
     envelope env;
     if (!parse_room_envelope(payload, &env)) return;  // not ours to trust
     switch (env.type) {
@@ -30,21 +32,22 @@ void shard::on_room_message(room& r, std::string& payload) {
             return;
         case 'M':
         case 'R':
-            if (!r.synced) {  // applied once the member list is here (idempotent, in order)
-                if (r.early_moves.size() < _config.history)
-                    r.early_moves.push_back(std::move(payload));
+            if (!state(r).synced) {  // applied once the member list is here (idempotent, in order)
+                if (state(r).early_moves.size() < _context.config.history)
+                    state(r).early_moves.push_back(std::move(payload));
                 return;
             }
             if (env.type == 'M') {
                 on_moved(r, env);
-            } else if (env.instance != _nodes[0].instance && !r.restoring) {
+            } else if (env.instance != _nodes[0].instance && !state(r).restoring) {
                 restore_room(r);
             }
             return;
         case 'E':
-            if (!r.synced) {
+            if (!state(r).synced) {
                 // Before the member list: kept until it arrives (bounded like the history).
-                if (r.early.size() < _config.history) r.early.emplace(env.seq, std::move(payload));
+                if (state(r).early.size() < _context.config.history)
+                    state(r).early.emplace(env.seq, std::move(payload));
                 return;
             }
             apply_event(r, env);
@@ -55,32 +58,31 @@ void shard::on_room_message(room& r, std::string& payload) {
 // One room event, in seq order: the member list changes, then every member here gets it.
 // What arrived before the room's member list, now in order. The room may end on the way (its
 // last member here replaced), so it is looked up again each time.
-void shard::apply_early(room& r) {
-    std::string id = r.id;
+void cluster_sync::apply_early(room& r) {
+    std::string id = r.id();
     std::vector<std::string> moves;
-    moves.swap(r.early_moves);
+    moves.swap(state(r).early_moves);
     std::map<uint64_t, std::string> early;
-    early.swap(r.early);
+    early.swap(state(r).early);
     for (std::string& payload : moves) {
-        auto found = _rooms.find(id);
-        if (found == _rooms.end()) return;
-        on_room_message(*found->second, payload);
+        room* found = _context.rooms.find(id);
+        if (!found) return;
+        on_room_message(*found, payload);
     }
     for (auto& [seq, payload] : early) {
-        auto found = _rooms.find(id);
-        if (found == _rooms.end()) return;
-        on_room_message(*found->second, payload);
+        room* found = _context.rooms.find(id);
+        if (!found) return;
+        on_room_message(*found, payload);
     }
 }
 
-void shard::apply_event(room& r, const envelope& env) {
-    if (env.seq <= r.ledger->current_seq()) return;  // already seen, or covered by the list
-    if (env.seq > r.ledger->current_seq() + 1 && !r.restoring) {
+void cluster_sync::apply_event(room& r, const envelope& env) {
+    if (env.seq <= r.ledger().current_seq()) return;  // already seen, or covered by the list
+    if (env.seq > r.ledger().current_seq() + 1 && !state(r).restoring) {
         // Events went missing (a lost message): the member list is fetched again.
         restore_room(r);
     }
-    auto found = r.members.find(env.member);
-    member* m = found == r.members.end() ? nullptr : found->second.get();
+    member* m = r.find(env.member);
     bool ended = false;
     switch (env.kind) {
         case 'j':
@@ -96,11 +98,11 @@ void shard::apply_event(room& r, const envelope& env) {
                 if (m->node == 0 && m->connection) {
                     m->leaving = true;
                     if (env.a1 == "kicked") {
-                        close_with(*m->connection, 4001, "kicked");
+                        _writer.close(*m->connection, 4001, "kicked");
                     } else if (env.a1 == "replaced") {
-                        close_with(*m->connection, 4009, "replaced by a new connection");
+                        _writer.close(*m->connection, 4009, "replaced by a new connection");
                     } else {  // let go while connected (a cut-off node): join again
-                        close_with(*m->connection, 1001, "no longer in the room");
+                        _writer.close(*m->connection, 1001, "no longer in the room");
                     }
                 }
                 erase_member(r, *m);
@@ -108,111 +110,92 @@ void shard::apply_event(room& r, const envelope& env) {
             }
             break;
         case 'm':
-            if (m) {
-                uint32_t by = parse_id(env.a2);
-                m->muted = env.a1 == "1";
-                if (by != m->id) {
-                    m->admin_muted = m->muted;
-                } else if (!m->muted) {
-                    m->admin_muted = false;
-                }
-            }
+            if (m) room::set_muted(*m, env.a1 == "1", parse_id(env.a2));
             break;
         default:
             break;
     }
-    shared_frame* frame = text_frame(env.body);
-    r.ledger->advance_to(env.seq);
-    r.ledger->record(env.seq, frame);
-    std::vector<member*> targets = r.present;  // a slow consumer may be closed meanwhile
-    for (member* other : targets)
-        if (other->connection) queue_control(*other->connection, frame);
-    _pool.release(frame);
+    shared_frame* frame = _writer.text_frame(env.body);
+    r.ledger().advance_to(env.seq);
+    r.ledger().record(env.seq, frame);
+    r.broadcast(frame, nullptr);
+    _writer.pool().release(frame);
     deliver_welcomes(r);
     if (ended) maybe_end_room(r);
 }
 
 // A member resumed on another node: it is theirs now. If it was ours, its old connection goes
 // (4009, no event), as with a takeover on one node.
-void shard::on_moved(room& r, const envelope& env) {
+void cluster_sync::on_moved(room& r, const envelope& env) {
     if (env.instance == _nodes[0].instance) return;  // our own resume: its reply does the rest
     uint16_t node = node_index(env.instance);
-    auto found = r.members.find(env.member);
-    if (found == r.members.end()) {
+    member* found = r.find(env.member);
+    if (!found) {
         auto fresh = std::make_unique<member>();
         fresh->id = env.member;
         fresh->node = node;
         add_member(r, std::move(fresh));
         return;
     }
-    member& m = *found->second;
+    member& m = *found;
     if (m.node == 0) {
-        if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
+        if (m.connection) _writer.close(*m.connection, 4009, "taken over by a resume");
         // Text whispers held for it follow it to its new node, in order.
         if (m.held_whispers) {
             m.node = node;
             for (shared_frame* whisper : *m.held_whispers) cluster_whisper(r, m, whisper, 'W');
             m.node = 0;
         }
-        make_remote(r, m, node);
+        r.make_remote(m, node);
         maybe_end_room(r);
         return;
     }
-    leave_away_list(m);
+    r.stay(m);
     m.leaving = false;
     m.node = node;
 }
 
-void shard::relay_audio(room& r, std::string_view bytes) {
-    shared_frame* frame = copy_frame(bytes);
-    deliver_audio(r, frame, nullptr);
-    _pool.release(frame);
+void cluster_sync::relay_audio(room& r, std::string_view bytes) {
+    shared_frame* frame = _writer.copy_frame(bytes);
+    r.deliver_audio(frame, nullptr);
+    _writer.pool().release(frame);
 }
 
-void shard::on_node_message(cluster_event& e) {
+void cluster_sync::on_node_message(cluster_event& e) {
     envelope env;
     if (!parse_node_envelope(e.payload, &env)) return;
-    auto r = _rooms.find(std::string(env.room));
-    if (r == _rooms.end()) return;
-    auto found = r->second->members.find(env.member);
-    if (found == r->second->members.end() || found->second->node != 0) return;
-    member& m = *found->second;
-    shared_frame* frame = copy_frame(env.body);
+    room* r = _context.rooms.find(env.room);
+    if (!r) return;
+    member* found = r->find(env.member);
+    if (!found || found->node != 0) return;
+    member& m = *found;
+    shared_frame* frame = _writer.copy_frame(env.body);
     if (env.type == 'W') {
         // Held until the welcome is out (and after it the replay) when it is not yet present.
-        if (m.connection && m.present_index != UINT32_MAX) {
-            queue_control(*m.connection, frame);
-        } else {
-            if (!m.held_whispers) m.held_whispers = std::make_unique<std::vector<shared_frame*>>();
-            if (m.held_whispers->size() < whispers_held_max) {
-                _pool.retain(frame);
-                m.held_whispers->push_back(frame);
-            }
-        }
+        r->whisper(m, frame);
     } else if (m.connection && m.present_index != UINT32_MAX &&
-               backlog(*m.connection) < _config.send_queue_soft_bytes) {
-        queue(*m.connection, frame);
-        _metrics.audio_deliveries.add();
+               _writer.backlog(*m.connection) < _context.config.send_queue_soft_bytes) {
+        _writer.queue(*m.connection, frame);
+        _writer.metrics().audio_deliveries.add();
     }
-    _pool.release(frame);
+    _writer.pool().release(frame);
 }
 
-void shard::on_link(const cluster_event& e) {
+void cluster_sync::on_link(const cluster_event& e) {
     if (e.server >= _link_up.size()) return;
     _link_up[e.server] = e.ok;
     if (!e.ok) {
         // A welcome waiting for its own event would wait for Redis: the client is told now
         // (1011, so it counts as away) rather than left hanging after its 101.
         std::vector<session*> waiting;
-        for (auto& [id, r] : _rooms) {
-            if (_context.cluster->server_for(id) != e.server) continue;
-            for (const welcome_wait& w : r->welcomes) {
-                auto found = r->members.find(w.member);
-                if (found != r->members.end() && found->second->connection)
-                    waiting.push_back(found->second->connection);
+        for (auto& [id, r] : _context.rooms.rooms()) {
+            if (_engine.server_for(id) != e.server) continue;
+            for (const welcome_wait& w : state(*r).welcomes) {
+                member* found = r->find(w.member);
+                if (found && found->connection) waiting.push_back(found->connection);
             }
         }
-        for (session* s : waiting) close_with(*s, 1011, "the cluster engine is unreachable");
+        for (session* s : waiting) _writer.close(*s, 1011, "the cluster engine is unreachable");
         return;
     }
     _epochs[e.server] = e.epoch;
@@ -224,23 +207,23 @@ void shard::on_link(const cluster_event& e) {
     // registered for a client that got 503.
     std::vector<std::string> orphans;
     for (const std::string& id : _orphans)
-        if (_context.cluster->server_for(id) == e.server) orphans.push_back(id);
+        if (_engine.server_for(id) == e.server) orphans.push_back(id);
     for (const std::string& id : orphans) {
         _orphans.erase(id);
-        if (!_rooms.count(id)) open_room(id);
+        if (!_context.rooms.find(id)) open_room(id);
     }
     restore_rooms(e.server);
 }
 
 // Redis is back (or was away from us): tell it again who is here and how far the rooms got.
-void shard::restore_rooms(uint32_t server) {
-    for (auto& [id, r] : _rooms)
-        if (_context.cluster->server_for(id) == server) restore_room(*r);
+void cluster_sync::restore_rooms(uint32_t server) {
+    for (auto& [id, r] : _context.rooms.rooms())
+        if (_engine.server_for(id) == server) restore_room(*r);
 }
 
-void shard::restore_room(room& r) {
-    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger->current_seq())};
-    for (auto& [member_id, m] : r.members) {
+void cluster_sync::restore_room(room& r) {
+    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq())};
+    for (auto& [member_id, m] : r.members()) {
         if (m->node != 0 || m->leaving) continue;
         std::string user;
         ws::append_json_escaped(user, m->user);
@@ -250,12 +233,12 @@ void shard::restore_room(room& r) {
     }
     pending_op op;
     op.kind = op_kind::restore;
-    r.restoring = true;
+    state(r).restoring = true;
     run_room_script(r, room_script::restore, std::move(args), std::move(op));
 }
 
-void shard::on_restore_reply(room& r, cluster_event& e) {
-    r.restoring = false;
+void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
+    state(r).restoring = false;
     const reply_value& v = e.value;
     if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 2) return;
     uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
@@ -265,38 +248,34 @@ void shard::on_restore_reply(room& r, cluster_event& e) {
     for (size_t i = 0; i + 1 < pairs.size(); i += 2)
         listed.emplace(parse_id(pairs[i].text), pairs[i + 1].text);
     std::vector<member*> gone;  // and ours whose `left` was lost on the way
-    for (auto& [id, m] : r.members)
+    for (auto& [id, m] : r.members())
         if ((m->node != 0 || m->leaving) && !listed.count(id)) gone.push_back(m.get());
     for (member* m : gone) erase_member(r, *m);
-    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
+    uint64_t deadline = base::monotonic_ms() + _context.config.resume_grace_ms;
     for (auto& [id, text] : listed) {
         member_record record;
         if (!parse_member_record(text, &record)) continue;
-        auto found = r.members.find(id);
+        member* found = r.find(id);
         if (record.instance == _nodes[0].instance) continue;
-        if (found == r.members.end()) {
+        if (!found) {
             auto fresh = std::make_unique<member>();
             fresh->id = id;
             fresh->muted = record.muted;
             fresh->node = node_index(record.instance);
             member& m = add_member(r, std::move(fresh));
-            if (_nodes[m.node].dead) {  // its node died: it times out like the others
-                m.away_deadline_ms = deadline;
-                m.away_index = static_cast<uint32_t>(_away.size());
-                _away.push_back(&m);
-            }
-        } else if (found->second->node == 0 && !found->second->leaving) {
-            member& m = *found->second;  // resumed elsewhere while we were cut off
-            if (m.connection) close_with(*m.connection, 4009, "taken over by a resume");
-            make_remote(r, m, node_index(record.instance));
+            if (_nodes[m.node].dead) r.hold(m, deadline);  // its node died: it times out too
+        } else if (found->node == 0 && !found->leaving) {
+            member& m = *found;  // resumed elsewhere while we were cut off
+            if (m.connection) _writer.close(*m.connection, 4009, "taken over by a resume");
+            r.make_remote(m, node_index(record.instance));
         }
     }
-    r.synced = true;
-    r.ledger->advance_to(seq);
+    state(r).synced = true;
+    r.ledger().advance_to(seq);
     deliver_welcomes(r);  // a welcome whose own event was lost with the connection
 }
 
-void shard::on_nodes(const cluster_event& e) {
+void cluster_sync::on_nodes(const cluster_event& e) {
     uint64_t now = base::monotonic_ms();
     for (const std::string& instance : e.live) node_index(instance);
     std::unordered_map<std::string_view, bool> live;
@@ -307,7 +286,7 @@ void shard::on_nodes(const cluster_event& e) {
             n.last_seen_ms = now;
             if (n.dead) node_back(i);
             n.dead = false;
-        } else if (!n.dead && now - n.last_seen_ms > _config.node_timeout_ms) {
+        } else if (!n.dead && now - n.last_seen_ms > _context.config.node_timeout_ms) {
             n.dead = true;
             node_dead(i);
         }
@@ -315,27 +294,25 @@ void shard::on_nodes(const cluster_event& e) {
 }
 
 // Members of a node that died are held for the resume grace, then time out (expire_away).
-void shard::node_dead(uint16_t node) {
-    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
-    for (auto& [id, r] : _rooms) {
-        for (auto& [member_id, m] : r->members) {
+void cluster_sync::node_dead(uint16_t node) {
+    uint64_t deadline = base::monotonic_ms() + _context.config.resume_grace_ms;
+    for (auto& [id, r] : _context.rooms.rooms()) {
+        for (auto& [member_id, m] : r->members()) {
             if (m->node != node || m->leaving || m->away_index != UINT32_MAX) continue;
-            m->away_deadline_ms = deadline;
-            m->away_index = static_cast<uint32_t>(_away.size());
-            _away.push_back(m.get());
+            r->hold(*m, deadline);
         }
     }
 }
 
 // A node we thought dead answers again (it was paused, or cut off from Redis): its members are
 // no longer waiting to time out.
-void shard::node_back(uint16_t node) {
-    for (auto& [id, r] : _rooms)
-        for (auto& [member_id, m] : r->members)
-            if (m->node == node && !m->leaving) leave_away_list(*m);
+void cluster_sync::node_back(uint16_t node) {
+    for (auto& [id, r] : _context.rooms.rooms())
+        for (auto& [member_id, m] : r->members())
+            if (m->node == node && !m->leaving) r->stay(*m);
 }
 
-uint16_t shard::node_index(std::string_view instance) {
+uint16_t cluster_sync::node_index(std::string_view instance) {
     for (uint16_t i = 0; i < _nodes.size(); ++i)
         if (_nodes[i].instance == instance) return i;
     // Instances are never forgotten (a restart is a new one); reuse a dead slot past the limit.
@@ -352,12 +329,12 @@ uint16_t shard::node_index(std::string_view instance) {
 }
 
 // The member list Redis sent (pairs of id, record), for a room new on this node.
-void shard::load_members(room& r, const reply_value& pairs, uint32_t except) {
-    uint64_t deadline = base::monotonic_ms() + _config.resume_grace_ms;
+void cluster_sync::load_members(room& r, const reply_value& pairs, uint32_t except) {
+    uint64_t deadline = base::monotonic_ms() + _context.config.resume_grace_ms;
     for (size_t i = 0; i + 1 < pairs.items.size(); i += 2) {
         uint32_t id = parse_id(pairs.items[i].text);
         member_record record;
-        if (id == 0 || id == except || r.members.count(id)) continue;
+        if (id == 0 || id == except || r.find(id)) continue;
         if (!parse_member_record(pairs.items[i + 1].text, &record)) continue;
         if (record.instance == _nodes[0].instance) continue;
         auto fresh = std::make_unique<member>();
@@ -365,15 +342,11 @@ void shard::load_members(room& r, const reply_value& pairs, uint32_t except) {
         fresh->muted = record.muted;
         fresh->node = node_index(record.instance);
         member& m = add_member(r, std::move(fresh));
-        if (_nodes[m.node].dead) {
-            m.away_deadline_ms = deadline;
-            m.away_index = static_cast<uint32_t>(_away.size());
-            _away.push_back(&m);
-        }
+        if (_nodes[m.node].dead) r.hold(m, deadline);
     }
 }
 
-std::string shard::members_json(const reply_value& pairs, uint32_t except) const {
+std::string cluster_sync::members_json(const reply_value& pairs, uint32_t except) const {
     std::string out = "[";
     for (size_t i = 0; i + 1 < pairs.items.size(); i += 2) {
         uint32_t id = parse_id(pairs.items[i].text);
@@ -396,101 +369,44 @@ std::string shard::members_json(const reply_value& pairs, uint32_t except) const
 }
 
 // Welcomes whose seq the room has reached go out, each followed by what it missed.
-void shard::deliver_welcomes(room& r) {
-    uint64_t applied = r.ledger->current_seq();
-    for (size_t i = 0; i < r.welcomes.size();) {
-        if (r.welcomes[i].seq > applied) {
+void cluster_sync::deliver_welcomes(room& r) {
+    uint64_t applied = r.ledger().current_seq();
+    for (size_t i = 0; i < state(r).welcomes.size();) {
+        if (state(r).welcomes[i].seq > applied) {
             ++i;
             continue;
         }
-        welcome_wait w = std::move(r.welcomes[i]);
-        r.welcomes.erase(r.welcomes.begin() + static_cast<long>(i));
-        auto found = r.members.find(w.member);
-        if (found != r.members.end()) send_welcome(r, *found->second, w);
+        welcome_wait w = std::move(state(r).welcomes[i]);
+        state(r).welcomes.erase(state(r).welcomes.begin() + static_cast<long>(i));
+        if (member* found = r.find(w.member)) send_welcome(r, *found, w);
     }
 }
 
-void shard::send_welcome(room& r, member& m, welcome_wait& w) {
+void cluster_sync::send_welcome(room& r, member& m, welcome_wait& w) {
     if (!m.connection || m.node != 0 || m.present_index != UINT32_MAX) return;
     session& s = *m.connection;
-    shared_frame* frame = text_frame(w.json);
-    queue_control(s, frame);
-    _pool.release(frame);
+    shared_frame* frame = _writer.text_frame(w.json);
+    _writer.queue_control(s, frame);
+    _writer.pool().release(frame);
     for (const std::string& json : w.missed) {
-        frame = text_frame(json);
-        queue_control(s, frame);
-        _pool.release(frame);
+        frame = _writer.text_frame(json);
+        _writer.queue_control(s, frame);
+        _writer.pool().release(frame);
     }
-    r.ledger->replay(w.seq, [&](shared_frame* event) { queue_control(s, event); });
-    if (m.held_whispers) {
-        for (shared_frame* whisper : *m.held_whispers) {
-            queue_control(s, whisper);
-            _pool.release(whisper);
-        }
-        m.held_whispers.reset();
-    }
+    r.ledger().replay(w.seq, [&](shared_frame* event) { _writer.queue_control(s, event); });
+    r.flush_held(m);
     if (!m.connection) return;  // closed as a slow consumer meanwhile
-    m.present_index = static_cast<uint32_t>(r.present.size());
-    r.present.push_back(&m);
+    r.make_present(m);
 }
 
-member& shard::add_member(room& r, std::unique_ptr<member> fresh) {
-    // An id is never handed out twice while its member exists; should a stale copy linger here
-    // anyway, it goes properly (lists, counts) before the map slot is reused.
-    if (auto stale = r.members.find(fresh->id); stale != r.members.end())
-        erase_member(r, *stale->second);
-    member& m = *fresh;
-    m.home = &r;
-    if (m.node == 0) {
-        ++r.local_members;
-        _metrics.members.add();
-    } else {
-        ++r.remote_members;
-    }
-    r.members[m.id] = std::move(fresh);
-    return m;
+member& cluster_sync::add_member(room& r, std::unique_ptr<member> fresh) {
+    if (member* stale = r.find(fresh->id)) erase_member(r, *stale);  // its welcome goes too
+    return r.add(std::move(fresh));
 }
 
-void shard::erase_member(room& r, member& m) {
-    std::erase_if(r.welcomes, [&](const welcome_wait& w) { return w.member == m.id; });
-    detach_member(m);
-    leave_away_list(m);
-    if (m.held_whispers)
-        for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
-    if (m.node == 0) {
-        --r.local_members;
-        uint64_t members = _metrics.members.get();
-        _metrics.members.set(members ? members - 1 : 0);
-    } else {
-        --r.remote_members;
-    }
-    r.members.erase(m.id);
+void cluster_sync::erase_member(room& r, member& m) {
+    std::erase_if(state(r).welcomes, [&](const welcome_wait& w) { return w.member == m.id; });
+    r.erase(m);
 }
 
-void shard::make_local(room& r, member& m) {
-    if (m.node == 0) return;
-    leave_away_list(m);
-    m.node = 0;
-    --r.remote_members;
-    ++r.local_members;
-    _metrics.members.add();
-}
-
-void shard::make_remote(room& r, member& m, uint16_t node) {
-    detach_member(m);
-    leave_away_list(m);
-    if (m.held_whispers) {
-        for (shared_frame* frame : *m.held_whispers) _pool.release(frame);
-        m.held_whispers.reset();
-    }
-    if (m.node == 0) {
-        --r.local_members;
-        ++r.remote_members;
-        uint64_t members = _metrics.members.get();
-        _metrics.members.set(members ? members - 1 : 0);
-    }
-    m.node = node;
-    m.leaving = false;
-}
-
-}  // namespace chorus::core
+}  // namespace chorus::core::cluster

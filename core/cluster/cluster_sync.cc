@@ -3,16 +3,19 @@
 // answer. Nothing here blocks: replies come back through the shard's ring like any other record.
 // When Redis is unreachable the shard keeps its own members going: audio and events among the
 // members on this node, with seqs that continue from the last one seen.
+#include "core/cluster/cluster_sync.h"
+
 #include <openssl/rand.h>
 
 #include <charconv>
 
 #include "core/base/clock.h"
-#include "core/shard.h"
+#include "core/limits.h"
+#include "core/local_sync.h"
 #include "ws/frame.h"
 #include "ws/handshake.h"
 
-namespace chorus::core {
+namespace chorus::core::cluster {
 
 namespace {
 
@@ -40,16 +43,16 @@ constexpr std::string_view unreachable = "the cluster engine is unreachable; try
 
 }  // namespace
 
-bool shard::link_up(std::string_view room) const {
-    uint32_t server = _context.cluster->server_for(room);
+bool cluster_sync::link_up(std::string_view room) const {
+    uint32_t server = _engine.server_for(room);
     return server < _link_up.size() && _link_up[server];
 }
 
-void shard::cluster_post(cluster_request* request) {
-    request->shard = _id;
-    if (!_cluster_backlog.empty() || !_context.hub->to_engine[_id]->try_push({request})) {
+void cluster_sync::cluster_post(cluster_request* request) {
+    request->shard = _context.shard;
+    if (!_cluster_backlog.empty() || !_hub.to_engine[_context.shard]->try_push({request})) {
         if (request->op == cluster_op::publish || request->op == cluster_op::node_publish) {
-            _context.hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);
+            _hub.counters.dropped.fetch_add(1, std::memory_order_relaxed);
             delete request;
             return;
         }
@@ -59,43 +62,43 @@ void shard::cluster_post(cluster_request* request) {
 }
 
 // End of a pass: what the ring did not take goes now, and the engine is woken once.
-void shard::cluster_flush() {
+void cluster_sync::cluster_flush() {
     while (!_cluster_backlog.empty() &&
-           _context.hub->to_engine[_id]->try_push({_cluster_backlog.front()}))
+           _hub.to_engine[_context.shard]->try_push({_cluster_backlog.front()}))
         _cluster_backlog.pop_front();
     if (_cluster_wake) {
         _cluster_wake = false;
-        _context.cluster->wake();
+        _engine.wake();
     }
 }
 
-uint64_t shard::run_room_script(room& r, room_script script, std::vector<std::string> args,
-                                pending_op op) {
+uint64_t cluster_sync::run_room_script(room& r, room_script script, std::vector<std::string> args,
+                                       pending_op op) {
     auto* request = new cluster_request;
     request->op = cluster_op::script;
     request->script = script;
-    request->room = r.id;
+    request->room = r.id();
     request->args = std::move(args);
     uint64_t tag = _next_tag++;
     request->tag = tag;
-    op.room = r.id;
+    op.room = r.id();
     _pending.emplace(tag, std::move(op));
-    ++r.pending;
+    ++state(r).pending;
     cluster_post(request);
     return tag;
 }
 
-std::string shard::record_of(const member& m) const {
+std::string cluster_sync::record_of(const member& m) const {
     return make_member_record(_nodes[0].instance, m.resume_session, m.muted, m.admin_muted,
                               escaped(m.user), escaped(m.name), m.speak);
 }
 
 // A join for the room at Redis: a member id unique in the cluster, the `joined` event's seq, and
 // the member list as of that seq. A member of the same user elsewhere is replaced there.
-void shard::cluster_join(session& s, room& r, pending_op op) {
-    uint32_t server = _context.cluster->server_for(r.id);
-    if (!link_up(r.id)) {
-        refuse(s, 503, "overloaded", unreachable);
+void cluster_sync::cluster_join(session& s, room& r, pending_op op) {
+    uint32_t server = _engine.server_for(r.id());
+    if (!link_up(r.id())) {
+        _context.host.refuse(s, 503, "overloaded", unreachable);
         maybe_end_room(r);
         return;
     }
@@ -107,16 +110,16 @@ void shard::cluster_join(session& s, room& r, pending_op op) {
                                      escaped(op.user),
                                      escaped(op.name),
                                      op.speak ? "1" : "0",
-                                     std::to_string(_config.max_room_members),
+                                     std::to_string(_context.config.max_room_members),
                                      std::to_string(_epochs[server])};
     s.parked = true;
     run_room_script(r, room_script::join, std::move(args), std::move(op));
 }
 
-void shard::cluster_resume(session& s, std::string_view room_id, pending_op op) {
+void cluster_sync::cluster_resume(session& s, std::string_view room_id, pending_op op) {
     room& r = open_room(room_id);
-    if (!link_up(r.id)) {
-        refuse(s, 503, "overloaded", unreachable);
+    if (!link_up(r.id())) {
+        _context.host.refuse(s, 503, "overloaded", unreachable);
         maybe_end_room(r);
         return;
     }
@@ -133,7 +136,7 @@ void shard::cluster_resume(session& s, std::string_view room_id, pending_op op) 
 
 // The member leaves the room for good. Its `left` comes back through the room's channel; a
 // member on a node that died is only let go if it is still on that node (it may have resumed).
-void shard::cluster_leave(member& m, std::string_view reason) {
+void cluster_sync::cluster_leave(member& m, std::string_view reason) {
     if (m.leaving) return;
     m.leaving = true;
     room& r = *m.home;
@@ -144,13 +147,14 @@ void shard::cluster_leave(member& m, std::string_view reason) {
     std::string expect = reason == "kicked" ? "" : _nodes[m.node].instance;
     // A member of another node times out only if that node is still silent in Redis.
     std::string silent =
-        m.node != 0 && reason == "timeout" ? std::to_string(_config.node_timeout_ms) : "";
+        m.node != 0 && reason == "timeout" ? std::to_string(_context.config.node_timeout_ms) : "";
     run_room_script(r, room_script::leave,
                     {std::to_string(m.id), std::string(reason), expect, silent}, std::move(op));
 }
 
-void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
-                               std::string before, std::string after, uint32_t mute_target) {
+void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::string a1,
+                                      std::string a2, std::string before, std::string after,
+                                      uint32_t mute_target) {
     pending_op op;
     op.kind = op_kind::event;
     op.event_kind = kind;
@@ -159,7 +163,7 @@ void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string 
     op.before = before;
     op.after = after;
     if (kind == 'm') std::from_chars(a2.data(), a2.data() + a2.size(), op.by);
-    if (!link_up(r.id)) {
+    if (!link_up(r.id())) {
         cluster_event failed;  // ok == false: delivered here only
         on_event_reply(op, r, failed);
         return;
@@ -178,11 +182,11 @@ void shard::cluster_room_event(room& r, char kind, uint32_t member, std::string 
 
 // Room audio crosses to each other node once: one publish per frame, only while the room has
 // members elsewhere.
-void shard::cluster_publish_audio(room& r, const shared_frame* frame) {
-    if (r.remote_members == 0 || !link_up(r.id)) return;
+void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame) {
+    if (r.remote_members() == 0 || !link_up(r.id())) return;
     auto* request = new cluster_request;
     request->op = cluster_op::publish;
-    request->room = r.id;
+    request->room = r.id();
     request->payload.reserve(frame->size + _nodes[0].instance.size() + 3);
     request->payload = "A|";
     request->payload += _nodes[0].instance;
@@ -192,21 +196,21 @@ void shard::cluster_publish_audio(room& r, const shared_frame* frame) {
 }
 
 // A whisper (text W, audio V) for a member on another node goes to that node only.
-bool shard::cluster_whisper(room& r, member& target, const shared_frame* frame, char type) {
+bool cluster_sync::cluster_whisper(room& r, member& target, const shared_frame* frame, char type) {
     if (target.node == 0) return false;
-    if (!link_up(r.id)) return true;  // dropped: nobody can carry it now
+    if (!link_up(r.id())) return true;  // dropped: nobody can carry it now
     auto* request = new cluster_request;
     request->op = cluster_op::node_publish;
-    request->room = r.id;
+    request->room = r.id();
     request->target = _nodes[target.node].instance;
-    request->payload = std::string(1, type) + "|" + r.id + "|" + std::to_string(target.id) + "|";
+    request->payload = std::string(1, type) + "|" + r.id() + "|" + std::to_string(target.id) + "|";
     request->payload.append(reinterpret_cast<const char*>(frame->data()), frame->size);
     cluster_post(request);
     return true;
 }
 
-void shard::drain_cluster_ring() {
-    _context.hub->to_shard[_id]->consume(
+void cluster_sync::drain_cluster_ring() {
+    _hub.to_shard[_context.shard]->consume(
         [&](const cluster_record& record) {
             std::unique_ptr<cluster_event> event(static_cast<cluster_event*>(record.item));
             on_cluster_event(*event);
@@ -214,17 +218,17 @@ void shard::drain_cluster_ring() {
         ring_records_per_pass_max);
 }
 
-void shard::on_cluster_event(cluster_event& e) {
+void cluster_sync::on_cluster_event(cluster_event& e) {
     switch (e.kind) {
         case cluster_event_kind::reply: {
             auto found = _pending.find(e.tag);
             if (found == _pending.end()) return;
             pending_op op = std::move(found->second);
             _pending.erase(found);
-            auto r = _rooms.find(op.room);
-            if (r == _rooms.end()) return;
-            room& rm = *r->second;
-            --rm.pending;
+            room* r = _context.rooms.find(op.room);
+            if (!r) return;
+            room& rm = *r;
+            --state(rm).pending;
             switch (op.kind) {
                 case op_kind::join:
                     on_join_reply(op, rm, e);
@@ -242,13 +246,11 @@ void shard::on_cluster_event(cluster_event& e) {
                     on_restore_reply(rm, e);
                     break;
             }
-            if (auto again = _rooms.find(op.room); again != _rooms.end())
-                maybe_end_room(*again->second);
+            if (room* again = _context.rooms.find(op.room)) maybe_end_room(*again);
             return;
         }
         case cluster_event_kind::room_message: {
-            auto r = _rooms.find(e.room);
-            if (r != _rooms.end()) on_room_message(*r->second, e.payload);
+            if (room* r = _context.rooms.find(e.room)) on_room_message(*r, e.payload);
             return;
         }
         case cluster_event_kind::node_message:
@@ -263,8 +265,8 @@ void shard::on_cluster_event(cluster_event& e) {
     }
 }
 
-void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
-    session* s = find(op.conn);
+void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
+    session* s = _context.host.find(op.conn);
     if (s && !s->parked) s = nullptr;
     const reply_value& v = e.value;
     bool full = v.type == reply_value::kind::array && !v.items.empty() &&
@@ -272,23 +274,23 @@ void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 3) {
         // The script may have run with its answer lost: the room gets a restore once Redis is
         // back, which lets go of a member registered for nobody.
-        if (!e.ok) _orphans.insert(r.id);
+        if (!e.ok) _orphans.insert(r.id());
         if (s) {
             s->parked = false;
             if (full) {
-                refuse(*s, 409, "room_full", "the room is full");
+                _context.host.refuse(*s, 409, "room_full", "the room is full");
             } else {
-                refuse(*s, 503, "overloaded", unreachable);
+                _context.host.refuse(*s, 503, "overloaded", unreachable);
             }
         }
         return;
     }
     uint32_t id = static_cast<uint32_t>(as_number(v.items[0]));
     uint64_t seq = as_number(v.items[1]);
-    if (!r.synced) load_members(r, v.items[2], id);
-    if (!r.synced) {
-        r.synced = true;
-        r.ledger->advance_to(seq);
+    if (!state(r).synced) load_members(r, v.items[2], id);
+    if (!state(r).synced) {
+        state(r).synced = true;
+        r.ledger().advance_to(seq);
     }
     auto fresh = std::make_unique<member>();
     fresh->id = id;
@@ -300,30 +302,19 @@ void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     member& m = add_member(r, std::move(fresh));
     if (!s) {
         // The client went while Redis answered: the member is away, as after a network drop.
-        m.away_deadline_ms = base::monotonic_ms() + _config.resume_grace_ms;
-        m.away_index = static_cast<uint32_t>(_away.size());
-        _away.push_back(&m);
+        r.hold(m, base::monotonic_ms() + _context.config.resume_grace_ms);
     } else {
         s->parked = false;
-        ws::parse_outcome head = ws::parse_http_request(*s->http_in, http_head_bytes_max);
-        upgrade(*s, head.request, op.chorus_v1);
-        attach(m, *s, false);  // present once its welcome is out
+        _context.host.upgrade(*s, op.chorus_v1);
+        r.attach(m, *s);  // present once its welcome is out
     }
-    welcome_wait w;
-    w.member = id;
-    w.seq = seq;
-    w.json = "{\"type\":\"welcome\",\"room\":\"" + r.id + "\",\"member\":" + std::to_string(id) +
-             ",\"user\":\"" + escaped(m.user) + "\",\"name\":\"" + escaped(m.name) +
-             "\",\"seq\":" + std::to_string(seq) +
-             ",\"resumed\":false,\"gap\":false,\"resume\":\"" + resume_token(r, m) +
-             "\",\"members\":" + members_json(v.items[2], id) + "}";
-    r.welcomes.push_back(std::move(w));
+    state(r).welcomes.push_back(welcome_for(r, m, seq, false, false, v.items[2]));
     deliver_welcomes(r);
     apply_early(r);
 }
 
-void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
-    session* s = find(op.conn);
+void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
+    session* s = _context.host.find(op.conn);
     if (s && !s->parked) s = nullptr;
     const reply_value& v = e.value;
     if (e.ok && v.type == reply_value::kind::array && v.items.size() == 1) {
@@ -335,25 +326,24 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         return;
     }
     if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) {
-        if (!e.ok) _orphans.insert(r.id);
+        if (!e.ok) _orphans.insert(r.id());
         if (s) {
             s->parked = false;
-            refuse(*s, 503, "overloaded", unreachable);
+            _context.host.refuse(*s, 503, "overloaded", unreachable);
         }
         return;
     }
     uint64_t seq = as_number(v.items[0]);
     bool gap = as_number(v.items[1]) != 0;
-    if (!r.synced) {
+    if (!state(r).synced) {
         load_members(r, v.items[3], op.member);
-        r.synced = true;
-        r.ledger->advance_to(seq);
+        state(r).synced = true;
+        r.ledger().advance_to(seq);
     }
-    member* m = nullptr;
-    if (auto found = r.members.find(op.member); found != r.members.end()) m = found->second.get();
-    if (m && m->node != 0) make_local(r, *m);
-    if (m && m->connection) close_with(*m->connection, 4009, "taken over by a resume");
-    if (m) leave_away_list(*m);
+    member* m = r.find(op.member);
+    if (m && m->node != 0) r.make_local(*m);
+    if (m && m->connection) _writer.close(*m->connection, 4009, "taken over by a resume");
+    if (m) r.stay(*m);
     if (!m) {
         auto fresh = std::make_unique<member>();
         fresh->id = op.member;
@@ -373,25 +363,15 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     m->speak = op.speak;
     m->admin = op.admin;
     m->resume_session = op.session;
-    _metrics.resumes.add();
+    _writer.metrics().resumes.add();
     if (!s) {
-        m->away_deadline_ms = base::monotonic_ms() + _config.resume_grace_ms;
-        m->away_index = static_cast<uint32_t>(_away.size());
-        _away.push_back(m);
+        r.hold(*m, base::monotonic_ms() + _context.config.resume_grace_ms);
         return;
     }
     s->parked = false;
-    ws::parse_outcome head = ws::parse_http_request(*s->http_in, http_head_bytes_max);
-    upgrade(*s, head.request, op.chorus_v1);
-    attach(*m, *s, false);
-    welcome_wait w;
-    w.member = m->id;
-    w.seq = seq;
-    w.json = "{\"type\":\"welcome\",\"room\":\"" + r.id + "\",\"member\":" + std::to_string(m->id) +
-             ",\"user\":\"" + escaped(m->user) + "\",\"name\":\"" + escaped(m->name) +
-             "\",\"seq\":" + std::to_string(seq) +
-             ",\"resumed\":true,\"gap\":" + (gap ? "true" : "false") + ",\"resume\":\"" +
-             resume_token(r, *m) + "\",\"members\":" + members_json(v.items[3], m->id) + "}";
+    _context.host.upgrade(*s, op.chorus_v1);
+    r.attach(*m, *s);
+    welcome_wait w = welcome_for(r, *m, seq, true, gap, v.items[3]);
     if (!gap) {
         for (const reply_value& item : v.items[2].items) {
             envelope env;
@@ -399,29 +379,40 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
                 w.missed.emplace_back(env.body);
         }
     }
-    r.welcomes.push_back(std::move(w));
+    state(r).welcomes.push_back(std::move(w));
     deliver_welcomes(r);
     apply_early(r);
 }
 
-void shard::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
-    auto found = r.members.find(op.member);
-    member* m = found == r.members.end() ? nullptr : found->second.get();
+// A welcome that waits for the room to reach its seq; its member list comes from Redis.
+welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, bool resumed,
+                                       bool gap, const reply_value& members) const {
+    welcome_wait w;
+    w.member = m.id;
+    w.seq = seq;
+    w.json = "{\"type\":\"welcome\",\"room\":\"" + r.id() +
+             "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"" + escaped(m.user) +
+             "\",\"name\":\"" + escaped(m.name) + "\",\"seq\":" + std::to_string(seq) +
+             ",\"resumed\":" + (resumed ? "true" : "false") +
+             ",\"gap\":" + (gap ? "true" : "false") + ",\"resume\":\"" +
+             local_rules::resume_token(_context, r, m) +
+             "\",\"members\":" + members_json(members, m.id) + "}";
+    return w;
+}
+
+void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
+    member* m = r.find(op.member);
     if (!m || !m->leaving) return;  // the `left` (or a move) was applied meanwhile
     if (!e.ok) {
         if (m->node != 0) {
             m->leaving = false;
             if (op.reason != "timeout") return;  // a kick that could not reach its node
             // Cannot reach Redis: try this member's timeout again in a second.
-            m->away_deadline_ms = base::monotonic_ms() + 1000;
-            if (m->away_index == UINT32_MAX) {
-                m->away_index = static_cast<uint32_t>(_away.size());
-                _away.push_back(m);
-            }
+            r.hold(*m, base::monotonic_ms() + 1000);
             return;
         }
         // Degraded: the members here learn of it now; Redis learns at the next restore.
-        if (m->connection) close_with(*m->connection, 4001, "kicked");
+        if (m->connection) _writer.close(*m->connection, 4001, "kicked");
         std::string after = ",\"member\":" + std::to_string(m->id) + ",\"user\":\"" +
                             escaped(m->user) + "\",\"reason\":\"" + op.reason + "\"}";
         erase_member(r, *m);
@@ -430,40 +421,32 @@ void shard::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
     }
     if (as_number(e.value) == 0) {
         // Not in Redis any more (or it moved on): let go here without an event.
-        if (m->node == 0 && m->connection) close_with(*m->connection, 4009, "replaced");
+        if (m->node == 0 && m->connection) _writer.close(*m->connection, 4009, "replaced");
         erase_member(r, *m);
     }
 }
 
-void shard::on_event_reply(pending_op& op, room& r, cluster_event& e) {
+void cluster_sync::on_event_reply(pending_op& op, room& r, cluster_event& e) {
     if (e.ok) return;  // the event comes back through the room's channel
     if (op.event_kind == 'm') {
-        auto found = r.members.find(op.member);
-        if (found == r.members.end()) return;
-        member& target = *found->second;
-        target.muted = op.muted;
-        if (op.by != target.id) {
-            target.admin_muted = op.muted;
-        } else if (!op.muted) {
-            target.admin_muted = false;
-        }
+        member* target = r.find(op.member);
+        if (!target) return;
+        room::set_muted(*target, op.muted, op.by);
     }
     local_event(r, op.before, op.after);
 }
 
 // Degraded mode: an event for the members on this node only, numbered after the last seq seen.
-void shard::local_event(room& r, std::string_view before, std::string_view after) {
-    uint64_t seq = r.ledger->current_seq() + 1;
+void cluster_sync::local_event(room& r, std::string_view before, std::string_view after) {
+    uint64_t seq = r.ledger().current_seq() + 1;
     std::string json(before);
     json += std::to_string(seq);
     json += after;
-    shared_frame* frame = text_frame(json);
-    r.ledger->advance_to(seq);
-    r.ledger->record(seq, frame);
-    std::vector<member*> targets = r.present;
-    for (member* other : targets)
-        if (other->connection) queue_control(*other->connection, frame);
-    _pool.release(frame);
+    shared_frame* frame = _writer.text_frame(json);
+    r.ledger().advance_to(seq);
+    r.ledger().record(seq, frame);
+    r.broadcast(frame, nullptr);
+    _writer.pool().release(frame);
 }
 
-}  // namespace chorus::core
+}  // namespace chorus::core::cluster

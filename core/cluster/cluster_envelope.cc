@@ -1,6 +1,6 @@
 // Envelope and member-record parsing: split on '|' (or '\n' for records) a fixed number of times,
 // with every numeric field checked.
-#include "core/cluster_envelope.h"
+#include "core/cluster/cluster_envelope.h"
 
 #include <charconv>
 

@@ -1,0 +1,160 @@
+// The cluster's room_sync (docs/CLUSTER.md): a shard's rooms shared with other nodes through
+// Redis. Joins, resumes, leaves and events run as room scripts through the cluster engine; room
+// events come back on the room's channel and are applied in seq order on every node; audio and
+// whispers cross once per frame. When Redis is unreachable the rooms go on among the members of
+// this node (local_rules). Wired in from main through cluster_sync_provider.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "core/cluster/cluster_envelope.h"
+#include "core/cluster/cluster_port.h"
+#include "core/room_sync.h"
+
+namespace chorus::core::cluster {
+
+// A member whose welcome waits until the room's events reach its seq.
+struct welcome_wait {
+    uint32_t member = 0;
+    uint64_t seq = 0;                 // the welcome's seq
+    std::string json;                 // the welcome itself
+    std::vector<std::string> missed;  // resumed: events replayed from the Stream (up to seq)
+};
+
+// What the cluster keeps per room (the room's extension).
+struct cluster_room final : room_extension {
+    uint32_t pending = 0;                   // scripts of this room waiting for Redis
+    bool synced = false;                    // the member list and seq came from Redis
+    bool restoring = false;                 // a restore script is on its way
+    std::map<uint64_t, std::string> early;  // events that arrived before the member list
+    std::vector<std::string> early_moves;   // M and R messages from that time, in order
+    std::vector<welcome_wait> welcomes;
+};
+
+class cluster_sync final : public room_sync {
+  public:
+    cluster_sync(const sync_context& context, cluster_engine& engine, cluster_hub& hub);
+    ~cluster_sync() override;
+    void join(session& s, join_request&& request) override;
+    void leave(member& m, std::string_view reason) override;
+    void kick(member& target) override;
+    void post_event(room& r, room_event&& event) override;
+    void publish_audio(room& r, const shared_frame* frame) override;
+    bool route_whisper(room& r, member& target, const shared_frame* frame, char type) override;
+    void poll() override;
+    void end_pass() override;
+
+  private:
+    enum class op_kind : uint8_t { join, resume, leave, event, restore };
+    struct pending_op {
+        op_kind kind = op_kind::join;
+        net::conn_handle conn;
+        std::string room;
+        uint32_t member = 0;
+        bool speak = true, admin = false, chorus_v1 = false, has_last_seq = false;
+        bool muted = false;
+        uint64_t session = 0, last_seq = 0, resume_session = 0;
+        std::string user, name;     // join, resume
+        std::string before, after;  // event: its JSON around the seq (for degraded delivery)
+        char event_kind = 0;
+        uint32_t by = 0;
+        std::string reason;  // leave
+    };
+    struct node_entry {
+        std::string instance;
+        uint64_t last_seen_ms = 0;
+        bool dead = false;
+    };
+    static cluster_room& state(room& r) { return static_cast<cluster_room&>(*r.extension); }
+
+    // cluster_provider.cc: rooms opening and ending here
+    room& open_room(std::string_view room_id);
+    void maybe_end_room(room& r);
+
+    // cluster_sync.cc: requests to Redis and their replies
+    bool link_up(std::string_view room) const;
+    void cluster_post(cluster_request* request);
+    void cluster_flush();
+    void drain_cluster_ring();
+    uint64_t run_room_script(room& r, room_script script, std::vector<std::string> args,
+                             pending_op op);
+    void cluster_join(session& s, room& r, pending_op op);
+    void cluster_resume(session& s, std::string_view room_id, pending_op op);
+    void cluster_leave(member& m, std::string_view reason);
+    void cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
+                            std::string before, std::string after, uint32_t mute_target);
+    void cluster_publish_audio(room& r, const shared_frame* frame);
+    bool cluster_whisper(room& r, member& target, const shared_frame* frame, char type);
+    void on_cluster_event(cluster_event& e);
+    void on_join_reply(pending_op& op, room& r, cluster_event& e);
+    void on_resume_reply(pending_op& op, room& r, cluster_event& e);
+    void on_leave_reply(pending_op& op, room& r, cluster_event& e);
+    void on_event_reply(pending_op& op, room& r, cluster_event& e);
+    welcome_wait welcome_for(room& r, const member& m, uint64_t seq, bool resumed, bool gap,
+                             const reply_value& members) const;
+    void local_event(room& r, std::string_view before, std::string_view after);
+    std::string record_of(const member& m) const;
+
+    // cluster_sync_apply.cc: what comes from the other nodes
+    void on_room_message(room& r, std::string& payload);
+    void on_node_message(cluster_event& e);
+    void on_link(const cluster_event& e);
+    void on_nodes(const cluster_event& e);
+    void on_restore_reply(room& r, cluster_event& e);
+    void apply_event(room& r, const envelope& env);
+    void on_moved(room& r, const envelope& env);
+    void relay_audio(room& r, std::string_view frame_bytes);
+    void load_members(room& r, const reply_value& pairs, uint32_t except);
+    std::string members_json(const reply_value& pairs, uint32_t except) const;
+    void deliver_welcomes(room& r);
+    void send_welcome(room& r, member& m, welcome_wait& w);
+    member& add_member(room& r, std::unique_ptr<member> m);
+    void erase_member(room& r, member& m);
+    uint16_t node_index(std::string_view instance);
+    void node_dead(uint16_t node);
+    void node_back(uint16_t node);
+    void restore_rooms(uint32_t server);
+    void restore_room(room& r);
+    void apply_early(room& r);
+
+    sync_context _context;
+    session_writer& _writer;
+    cluster_engine& _engine;
+    cluster_hub& _hub;
+    std::unordered_map<uint64_t, pending_op> _pending;
+    uint64_t _next_tag = 1;
+    std::deque<cluster_request*> _cluster_backlog;  // requests the full ring did not take
+    bool _cluster_wake = false;
+    std::vector<node_entry> _nodes;            // [0] is this process
+    std::vector<bool> _link_up;                // per Redis server
+    std::vector<uint64_t> _epochs;             // per Redis server: the member-id epoch
+    std::unordered_set<std::string> _orphans;  // rooms whose join may have run unanswered
+};
+
+// One per process: the engine's thread, the rings between it and the shards, and each shard's
+// cluster_sync.
+class cluster_sync_provider final : public room_sync_provider {
+  public:
+    explicit cluster_sync_provider(std::unique_ptr<cluster_engine> engine);
+    ~cluster_sync_provider() override;
+    void prepare(uint32_t shards, std::function<void(uint32_t)> wake_shard) override;
+    std::unique_ptr<room_sync> open(const sync_context& context) override;
+    bool start(std::string* error) override;
+    void stop() override;
+    bool healthy() const override;
+    void append_metrics(std::string& out) const override;
+    std::string describe() const override;
+
+  private:
+    std::unique_ptr<cluster_engine> _engine;
+    cluster_hub _hub;
+    uint32_t _shards = 0;
+};
+
+}  // namespace chorus::core::cluster

@@ -1,0 +1,37 @@
+// The rooms whose home is this shard, by id, and the shard's away list (members waiting out a
+// resume grace). Opening a room gives it a ledger; ending one forgets it (its seq starts again
+// at 1 next time). Rooms never end themselves: their room_sync decides when.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/room.h"
+
+namespace chorus::core {
+
+class room_table {
+  public:
+    using map = std::unordered_map<std::string, std::unique_ptr<room>>;
+    room_table(session_writer& writer, ledger_factory& ledgers);
+    ~room_table();
+
+    room* find(std::string_view id);
+    // The room `id`, opened if new (`*created` says which).
+    room& open(std::string_view id, bool* created);
+    void end(room& r);
+    away_list& away() { return _away; }
+    const map& rooms() const { return _rooms; }
+    // {"room":..,"members":..} entries for /v1/rooms, comma-separated.
+    std::string listing_json() const;
+
+  private:
+    session_writer& _writer;
+    ledger_factory& _ledgers;
+    away_list _away;  // before the rooms: a room leaves it as it goes
+    map _rooms;
+};
+
+}  // namespace chorus::core

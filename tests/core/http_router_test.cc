@@ -1,0 +1,108 @@
+// Tests for the HTTP router: methods, room ids, upgrades and origins, draining, the echo switch,
+// the plain endpoints, static files and the admin check of /v1/rooms. No sockets.
+#include "core/http_router.h"
+
+#include <gtest/gtest.h>
+
+#include "core/auth/jwt.h"
+
+namespace chorus::core {
+namespace {
+
+constexpr std::string_view upgrade_headers =
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\nOrigin: https://a.example\r\n";
+
+struct request_head {
+    std::string bytes;
+    ws::http_request request;
+    request_head(std::string_view method, std::string_view target, bool upgrade,
+                 std::string_view extra = {}) {
+        bytes = std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: x\r\n" +
+                std::string(upgrade ? upgrade_headers : "") + std::string(extra) + "\r\n";
+        ws::parse_outcome outcome = ws::parse_http_request(bytes, 8192);
+        EXPECT_EQ(outcome.status, ws::parse_status::complete);
+        request = outcome.request;
+    }
+};
+
+http_route route(std::string_view method, std::string_view target, bool upgrade,
+                 router_options options = {}) {
+    request_head head(method, target, upgrade);
+    return route_request(head.request, options);
+}
+
+TEST(HttpRouter, ARoomUpgradeGoesToItsRoom) {
+    http_route r = route("GET", "/v1/rooms/lobby?user=a", true);
+    EXPECT_EQ(r.kind, route_kind::room);
+    EXPECT_EQ(r.room, "lobby");
+}
+
+TEST(HttpRouter, RefusalsCarryTheirStatus) {
+    EXPECT_EQ(route("POST", "/v1/rooms/lobby", true).status, 405);
+    EXPECT_EQ(route("GET", "/v1/rooms/bad!id", true).status, 400);
+    EXPECT_EQ(route("GET", "/v1/rooms/", true).status, 400);
+    EXPECT_EQ(route("GET", "/v1/rooms/lobby", false).status, 426);
+    router_options draining;
+    draining.draining = true;
+    EXPECT_EQ(route("GET", "/v1/rooms/lobby", true, draining).status, 503);
+    EXPECT_EQ(route("GET", "/v1/echo", true, draining).status, 503);
+    EXPECT_EQ(route("GET", "/healthz", false, draining).kind, route_kind::healthz);
+}
+
+TEST(HttpRouter, OnlyAllowedOriginsMayUpgrade) {
+    std::vector<std::string> origins = {"https://b.example"};
+    router_options options;
+    options.allowed_origins = &origins;
+    EXPECT_EQ(route("GET", "/v1/rooms/lobby", true, options).status, 403);
+    origins.push_back("https://a.example");
+    EXPECT_EQ(route("GET", "/v1/rooms/lobby", true, options).kind, route_kind::room);
+}
+
+TEST(HttpRouter, TheEchoEndpointIsThereOnlyWhenEnabled) {
+    EXPECT_EQ(route("GET", "/v1/echo", true).kind, route_kind::file);
+    router_options echo;
+    echo.echo = true;
+    EXPECT_EQ(route("GET", "/v1/echo", true, echo).kind, route_kind::echo);
+}
+
+TEST(HttpRouter, PlainEndpointsAndFiles) {
+    EXPECT_EQ(route("GET", "/healthz", false).kind, route_kind::healthz);
+    EXPECT_EQ(route("GET", "/metrics", false).kind, route_kind::metrics);
+    EXPECT_EQ(route("GET", "/v1/rooms", false).kind, route_kind::rooms_listing);
+    EXPECT_EQ(route("HEAD", "/", false).kind, route_kind::file);
+}
+
+TEST(HttpRouter, FilesComeFromTheBinaryAndUnknownPathsAre404) {
+    request_head index("GET", "/", false);
+    http_reply page = serve_file(index.request, "");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_FALSE(page.body.empty());
+    EXPECT_EQ(page.content_type.substr(0, 9), "text/html");
+    request_head head("HEAD", "/", false);
+    EXPECT_TRUE(serve_file(head.request, "").body.empty());
+    request_head missing("GET", "/nope.txt", false);
+    EXPECT_EQ(serve_file(missing.request, "").status, 404);
+    request_head escape("GET", "/../etc/passwd", false);
+    EXPECT_EQ(serve_file(escape.request, "").status, 404);
+    request_head malformed("GET", "/%zz", false);
+    EXPECT_EQ(serve_file(malformed.request, "").status, 400);
+}
+
+TEST(HttpRouter, TheRoomsListingNeedsAnAdminTokenWithASecret) {
+    std::string_view message;
+    request_head open("GET", "/v1/rooms", false);
+    EXPECT_EQ(check_admin(open.request, "", 1'700'000'000, &message), 0);
+    std::string secret = "a-secret-of-enough-bytes";
+    EXPECT_EQ(check_admin(open.request, secret, 1'700'000'000, &message), 401);
+    std::string user = sign_jwt_hs256(R"({"sub":"a","room":"*","exp":1800000000})", secret);
+    request_head not_admin("GET", "/v1/rooms?token=" + user, false);
+    EXPECT_EQ(check_admin(not_admin.request, secret, 1'700'000'000, &message), 403);
+    std::string admin =
+        sign_jwt_hs256(R"({"sub":"a","room":"*","exp":1800000000,"admin":true})", secret);
+    request_head bearer("GET", "/v1/rooms", false, "Authorization: Bearer " + admin + "\r\n");
+    EXPECT_EQ(check_admin(bearer.request, secret, 1'700'000'000, &message), 0);
+}
+
+}  // namespace
+}  // namespace chorus::core
