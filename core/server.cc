@@ -118,8 +118,8 @@ int run_server(const server_config& given, cluster_engine* cluster) {
             return 1;
         }
         // Joins need Redis: say "ready" once it answers (or after 5 s, degraded).
-        for (int i = 0; i < 500 && !hub.up.load(); ++i) usleep(10'000);
-        if (!hub.up.load())
+        for (int i = 0; i < 500 && !cluster_ready(hub, n); ++i) usleep(10'000);
+        if (!cluster_ready(hub, n))
             std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
     }
     std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", config.listen.c_str(), n,

@@ -162,7 +162,7 @@ void shard::handle_request(session& s, const ws::http_request& request) {
     if (path == "/v1/rooms") {
         serve_rooms_listing(s, request);
     } else if (path == "/healthz") {
-        bool degraded = _context.hub && !_context.hub->up.load(std::memory_order_relaxed);
+        bool degraded = _context.hub && !cluster_ready(*_context.hub, _context.shards.size());
         respond(s, draining ? 503 : 200, "application/json",
                 draining   ? R"({"status":"draining"})"
                 : degraded ? R"({"status":"degraded"})"
