@@ -89,8 +89,17 @@ struct cluster_hub {
     std::vector<std::unique_ptr<cluster_ring>> to_shard;   // one per shard
     std::function<void(uint32_t shard)> wake_shard;        // set by the server before start
     std::atomic<bool> up{false};                           // every Redis server is reachable
+    // Shards that have taken in the engine's news that every link is up: a join is served only
+    // by a shard that knows, so readiness (/healthz "ok", the start-up wait) counts these.
+    std::atomic<uint32_t> shards_linked{0};
     cluster_counters counters;
 };
+
+// True once every Redis server is reachable and every shard knows it (joins are served).
+inline bool cluster_ready(const cluster_hub& hub, size_t shards) {
+    return hub.up.load(std::memory_order_acquire) &&
+           hub.shards_linked.load(std::memory_order_acquire) == shards;
+}
 
 class cluster_engine {
   public:

@@ -140,8 +140,8 @@ bool cluster_sync_provider::start(std::string* error) {
         return false;
     }
     // Joins need Redis: say "ready" once it answers (or after 5 s, degraded).
-    for (int i = 0; i < 500 && !_hub.up.load(); ++i) usleep(10'000);
-    if (!_hub.up.load())
+    for (int i = 0; i < 500 && !cluster_ready(_hub, _shards); ++i) usleep(10'000);
+    if (!cluster_ready(_hub, _shards))
         std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
     return true;
 }
@@ -150,8 +150,9 @@ void cluster_sync_provider::stop() {
     _engine->stop();  // leaves the cluster: others stop counting on this node
 }
 
+// Joins are served once every Redis server is reachable and every shard knows it.
 bool cluster_sync_provider::healthy() const {
-    return _hub.up.load(std::memory_order_relaxed);
+    return cluster_ready(_hub, _shards);
 }
 
 // The engine's gauges and counters.

@@ -133,6 +133,7 @@ class cluster_sync final : public room_sync {
     bool _cluster_wake = false;
     std::vector<node_entry> _nodes;            // [0] is this process
     std::vector<bool> _link_up;                // per Redis server
+    bool _all_links_up = false;                // counted in hub.shards_linked while true
     std::vector<uint64_t> _epochs;             // per Redis server: the member-id epoch
     std::unordered_set<std::string> _orphans;  // rooms whose join may have run unanswered
 };

@@ -2,6 +2,7 @@
 // room's member list, then sent to the members here), audio from other nodes, whispers, members
 // that resumed elsewhere, the live-node list (members of a dead node time out after the grace),
 // and Redis going away and coming back (the room state is restored from what this node holds).
+#include <algorithm>
 #include <charconv>
 
 #include "core/base/clock.h"
@@ -184,6 +185,15 @@ void cluster_sync::on_node_message(cluster_event& e) {
 void cluster_sync::on_link(const cluster_event& e) {
     if (e.server >= _link_up.size()) return;
     _link_up[e.server] = e.ok;
+    bool all_up = std::find(_link_up.begin(), _link_up.end(), false) == _link_up.end();
+    if (all_up != _all_links_up) {
+        _all_links_up = all_up;
+        if (all_up) {
+            _hub.shards_linked.fetch_add(1, std::memory_order_release);
+        } else {
+            _hub.shards_linked.fetch_sub(1, std::memory_order_release);
+        }
+    }
     if (!e.ok) {
         // A welcome waiting for its own event would wait for Redis: the client is told now
         // (1011, so it counts as away) rather than left hanging after its 101.

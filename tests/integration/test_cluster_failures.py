@@ -329,3 +329,19 @@ def test_sigterm_with_every_kind_of_client_and_redis_down_exits_zero(cluster, re
     assert code == 1001, code
     for sock in (half, unread.sock, deaf.sock):
         sock.close()
+
+
+def test_healthy_node_serves_joins_on_every_shard_at_once(cluster, redis):
+    # Regression: /healthz said "ok" as soon as the engine's link was up, while a shard that had
+    # not yet taken in the news still refused joins with 503. Ready now means every shard knows.
+    c = cluster(1)
+    node = c[0]
+    for round_ in range(3):
+        redis.kill()
+        wait_healthy(node, T(10), want=(200, "degraded"))
+        redis.start()
+        wait_healthy(node, T(10))
+        rooms = [uniq() for _ in range(16)]  # spread over both shards
+        for i, room in enumerate(rooms):
+            joined = join(node, room, f"u{round_}-{i}")
+            assert joined.welcome["resumed"] is False
