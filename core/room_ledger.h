@@ -1,7 +1,7 @@
-// The part of a room's state that a cluster must share between nodes: member-id allocation, the
-// per-room event sequence and its bounded history. The engine talks only to this interface; the
-// in-process implementation below is the single-node default, and a Redis-backed one can stand
-// behind the same calls (core/cluster/, wired in from main).
+// A room's member-id allocation, event sequence and bounded history of encoded events. On one
+// node (local_sync) the ledger is the authority for all three. In a cluster, Redis allocates ids
+// and numbers events (core/cluster/), and the ledger keeps this node's applied seq (advance_to)
+// and the history it replays to members here; so the cluster never goes around it for those.
 #pragma once
 
 #include <cstdint>
