@@ -11,17 +11,6 @@
 
 namespace chorus::core {
 
-namespace {
-
-void write_u32_be(uint8_t* p, uint32_t v) {
-    p[0] = uint8_t(v >> 24);
-    p[1] = uint8_t(v >> 16);
-    p[2] = uint8_t(v >> 8);
-    p[3] = uint8_t(v);
-}
-
-}  // namespace
-
 session_writer::session_writer(const server_config& config, frame_pool& pool,
                                shard_metrics& metrics)
     : _config(config),
@@ -37,29 +26,6 @@ void session_writer::bind(net::event_loop* loop, close_listener* listener) {
 
 uint32_t session_writer::now_ms() const {
     return static_cast<uint32_t>(base::monotonic_ms() - _epoch_ms);
-}
-
-void session_writer::flush_pass() {
-    for (size_t i = 0; i < _dirty.size(); ++i) {
-        session& s = *_dirty[i];
-        s.dirty = false;
-        if (s.phase != session_phase::free) flush(s);
-    }
-    _dirty.clear();
-}
-
-void session_writer::flush(session& s) {
-    if (s.sending || s.out.empty() || !_loop) return;
-    iovec* iov = _iov.get();
-    int count = s.out.fill(iov, net::event_loop::iov_max);
-    if (count == 0) return;
-    if (_loop->send(s.conn, iov, count)) {
-        s.sending = true;
-        uint64_t bytes = 0;
-        for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
-        s.in_flight_bytes = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));
-        _metrics.sends.add();
-    }
 }
 
 bool session_writer::sent(session& s, int64_t result) {
@@ -169,19 +135,6 @@ shared_frame* session_writer::text_frame(std::string_view json) {
     size_t header = ws::encode_frame_header(frame->data(), ws::opcode::text, json.size());
     std::memcpy(frame->data() + header, json.data(), json.size());
     frame->size = static_cast<uint32_t>(header + json.size());
-    return frame;
-}
-
-shared_frame* session_writer::audio_frame(uint8_t op, uint32_t from,
-                                          std::span<const uint8_t> audio) {
-    size_t body = 5 + audio.size();
-    shared_frame* frame = _pool.allocate(body + 10);
-    uint8_t* out = frame->data();
-    size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
-    out[header] = op;
-    write_u32_be(out + header + 1, from);
-    ws::copy_payload(out + header + 5, audio.data(), audio.size());
-    frame->size = static_cast<uint32_t>(header + body);
     return frame;
 }
 

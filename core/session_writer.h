@@ -1,11 +1,13 @@
 // A shard's output side (what Redis keeps apart in networking.c): admission to each connection's
 // outbound queue (audio below the soft limit, control up to the hard limit), the per-pass flush
 // that gives each connection one send for everything queued in the pass, close frames, and the
-// frame builders. It owns no socket: without a loop (unit tests) frames simply stay queued.
+// frame builders. It owns no socket: without a loop (unit tests) frames simply stay queued. The
+// audio path (queue_audio, queue, audio_frame, flush_pass) is all in this header.
 #pragma once
 
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -15,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/session.h"
 #include "net/loop.h"
+#include "ws/frame.h"
 
 namespace chorus::core {
 
@@ -39,7 +42,14 @@ class session_writer {
     // A new loop pass: what is queued from here on is this pass's.
     void begin_pass() { ++_pass_id; }
     // The end of a pass: one send per connection with queued frames.
-    void flush_pass();
+    void flush_pass() {
+        for (size_t i = 0; i < _dirty.size(); ++i) {  // a send may complete (and queue) at once
+            session& s = *_dirty[i];
+            s.dirty = false;
+            if (s.phase != session_phase::free) flush(s);
+        }
+        _dirty.clear();
+    }
     // A send completed with `result` bytes (or -errno). False: the connection failed.
     bool sent(session& s, int64_t result);
 
@@ -94,12 +104,36 @@ class session_writer {
 
     shared_frame* text_frame(std::string_view json);
     // The server's audio frame: op | from u32 BE | payload, as one binary WebSocket frame.
-    shared_frame* audio_frame(uint8_t op, uint32_t from, std::span<const uint8_t> audio);
+    shared_frame* audio_frame(uint8_t op, uint32_t from, std::span<const uint8_t> audio) {
+        size_t body = 5 + audio.size();
+        shared_frame* frame = _pool.allocate(body + 10);
+        uint8_t* out = frame->data();
+        size_t header = ws::encode_frame_header(out, ws::opcode::binary, body);
+        out[header] = op;
+        out[header + 1] = uint8_t(from >> 24);
+        out[header + 2] = uint8_t(from >> 16);
+        out[header + 3] = uint8_t(from >> 8);
+        out[header + 4] = uint8_t(from);
+        ws::copy_payload(out + header + 5, audio.data(), audio.size());
+        frame->size = static_cast<uint32_t>(header + body);
+        return frame;
+    }
     // Bytes that are already a whole WebSocket frame (a pong, a frame from another node).
     shared_frame* copy_frame(std::string_view bytes);
 
   private:
-    void flush(session& s);
+    // One send with up to iov_max of the connection's queued frames (one in flight at a time).
+    void flush(session& s) {
+        if (s.sending || s.out.empty() || !_loop) return;
+        iovec* iov = _iov.get();
+        int count = s.out.fill(iov, net::event_loop::iov_max);
+        if (count == 0 || !_loop->send(s.conn, iov, count)) return;
+        s.sending = true;
+        uint64_t bytes = 0;
+        for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
+        s.in_flight_bytes = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));
+        _metrics.sends.add();
+    }
 
     const server_config& _config;
     frame_pool& _pool;
