@@ -117,7 +117,7 @@ clients/js/chorus.js: web/chorus.js clients/js/build.mjs
 
 test-web: $(CHORUSD) client-js
 	@if [ -f tests/web/package.json ]; then \
-	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test; fi
+	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test --test-concurrency=1; fi
 
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).
