@@ -17,6 +17,7 @@ const stats = (window.chorusStats = {
   framesSent: 0, bytesSent: 0, framesReceived: 0, framesBad: 0, framesLate: 0, framesLost: 0,
   framesDecoded: {}, framesDecodedTotal: 0, encodeErrors: 0, decodeErrors: 0, micRms: 0,
   outputRms: 0, outputRmsMax: 0, outputPeak: 0, voices: {}, jitterMs: 0, quality: null,
+  whisperFramesReceived: 0,
 });
 
 const params = new URLSearchParams(location.search);
@@ -180,7 +181,8 @@ function wireClient(c) {
   });
   c.on('chat', (m) => room.logMessage(m.from, m.text, 'chat'));
   c.on('whisper', (m) => room.logMessage(m.from, m.text, 'whisper', { to: c.member }));
-  c.on('audio', ({ from, payload }) => {
+  c.on('audio', ({ from, payload, whisper }) => {
+    if (whisper) stats.whisperFramesReceived += 1;
     room.lastAudioAt.set(from, performance.now());
     controls.engine?.receive(from, payload);
   });

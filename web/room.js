@@ -87,11 +87,17 @@ export class RoomView {
       () => this.setWhisper(m.member)));
     if (this.onWhisperAudio && this.canSpeak) {
       const talk = chip('talk', 'Hold to talk', who, `Hold to talk to ${who} only`, () => {});
-      const stop = () => this.onWhisperAudio(0);
-      talk.addEventListener('pointerdown', () => this.onWhisperAudio(m.member));
-      for (const ev of ['pointerup', 'pointerleave', 'pointercancel']) {
-        talk.addEventListener(ev, stop);
-      }
+      // The release is watched on the window: the list is redrawn while the button is held.
+      talk.addEventListener('pointerdown', () => {
+        this.onWhisperAudio(m.member);
+        const stop = () => {
+          window.removeEventListener('pointerup', stop);
+          window.removeEventListener('pointercancel', stop);
+          this.onWhisperAudio(0);
+        };
+        window.addEventListener('pointerup', stop);
+        window.addEventListener('pointercancel', stop);
+      });
       box.append(talk);
     }
     box.append(chip('local-mute', gain === 0 ? 'Unmute for me' : 'Mute for me', who,

@@ -202,6 +202,44 @@ describe('mute', { timeout: 240000 }, () => {
   });
 });
 
+describe('what people expect of a member row', { timeout: 240000 }, () => {
+  test('hold to talk whispers audio to one member; "Mute for me" silences one for me only',
+    async () => {
+      const room = freshRoom();
+      const a = await page('A');
+      const b = await page('B');
+      const c = await page('C');
+      const idA = await joinThroughUi(a, dev.http, room, 'Alice');
+      const idB = await joinThroughUi(b, dev.http, room, 'Bob');
+      await joinThroughUi(c, dev.http, room, 'Carol');
+      await memberCount(a, 3);
+      await c.click('#mute-btn'); // only A speaks from here on
+      await b.waitForFunction((id) => (window.chorusStats.framesDecoded[id] || 0) > 10, idA, WAIT);
+      await a.click('#mute-btn');
+      await a.waitForSelector('#mute-btn[aria-pressed="true"]', WAIT);
+      const heardByC = (await stats(c)).whisperFramesReceived;
+      const talk = a.locator(`${row(idB)} .chip.talk`);
+      await a.hover(row(idB));
+      const box = await talk.boundingBox();
+      await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await a.mouse.down();
+      await b.waitForFunction(() => window.chorusStats.whisperFramesReceived > 10, null, WAIT);
+      await a.mouse.up();
+      await a.waitForSelector('#mute-btn[aria-pressed="true"]', WAIT);
+      assert.equal((await stats(c)).whisperFramesReceived, heardByC, 'C heard the whisper');
+
+      await a.click('#mute-btn'); // unmuted: B hears A, then turns A off for B only
+      await b.waitForFunction(() => window.chorusStats.outputRms > 0.003, null, WAIT);
+      await b.hover(row(idA));
+      await b.click(`${row(idA)} .chip.local-mute`);
+      await b.waitForSelector(`${row(idA)}.muted-for-me`, WAIT);
+      await b.waitForFunction((id) => window.chorusStats.outputRms < 0.0005 &&
+        (window.chorusStats.voices[id]?.played || 0) > 0, idA, WAIT);
+      await c.waitForFunction(() => window.chorusStats.outputRms > 0.003, null, WAIT);
+      await shot(b, 'muted-for-me');
+    });
+});
+
 describe('tokens: admins and listeners', { timeout: 240000 }, () => {
   test('bug 4: admins read whole names, on a desktop and on a phone', async () => {
     const room = freshRoom();
@@ -218,8 +256,9 @@ describe('tokens: admins and listeners', { timeout: 240000 }, () => {
     await memberCount(phone, 4);
     assert.deepEqual(await cut(phone), [], 'names cut on a phone');
     await shot(phone, 'admin-phone');
-    const idLisa = await phone.$eval('#member-list li:last-child', (e) => e.dataset.member);
-    await boss.hover(row(idLisa));
+    const lisa = boss.locator('#member-list li', { hasText: 'Lisa Lindqvist' });
+    await lisa.hover();
+    await lisa.locator('.chip.kick').waitFor(WAIT);
     await shot(boss, 'admin-desktop-hover');
   });
 
