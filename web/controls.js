@@ -160,7 +160,8 @@ export class Controls {
       unsupported: 'Voice unavailable in this browser: chat only',
       starting: 'Microphone starting…',
       offline: 'Offline: the microphone waits for the connection',
-      failed: `No microphone (${this.micError}): listening only`,
+      failed: this.micError === 'permission denied' ? 'Microphone blocked: listening only'
+        : `No microphone (${this.micError})`,
       listener: 'Listener: you can hear the room and chat, not speak',
       on: this.ptt ? 'Talking (release Space to mute)'
         : muted ? (c?.adminMuted ? 'Muted by an admin' : 'Muted · hold Space to talk')
@@ -168,6 +169,7 @@ export class Controls {
     }[c && !c.connected && this.mic === 'on' ? 'offline' : this.mic];
     const s = $('mic-status');
     s.textContent = text;
+    s.title = text;
     s.dataset.state = this.mic === 'on' && !muted ? 'on' : 'off';
     $('mic-retry').hidden = this.mic !== 'failed';
   }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { REPO } from './helpers.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = process.env.WEB_ARTIFACTS || path.join(REPO, 'build');
 export const WAIT = { timeout: 15000 };
 export const DESKTOP = { width: 1280, height: 800 };

@@ -4,8 +4,9 @@
 
 import { test, before, after, afterEach, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
 import { startServer, WEB_DIR } from './helpers.mjs';
-import { DESKTOP, PHONE, WAIT, checkAxe, closePages, joinThroughUi, jwt, launch, openPage, row,
+import { CHROMIUM, DESKTOP, PHONE, WAIT, checkAxe, closePages, joinThroughUi, jwt, launch, openPage, row,
   shot, stats } from './browser.mjs';
 
 const SECRET = 'page-secret';
@@ -237,6 +238,29 @@ describe('what people expect of a member row', { timeout: 240000 }, () => {
         (window.chorusStats.voices[id]?.played || 0) > 0, idA, WAIT);
       await c.waitForFunction(() => window.chorusStats.outputRms > 0.003, null, WAIT);
       await shot(b, 'muted-for-me');
+    });
+});
+
+describe('microphone denied', { timeout: 240000 }, () => {
+  test('after a denied microphone, "Try the microphone again" works without a reload',
+    async () => {
+      const strict = await chromium.launch({ executablePath: CHROMIUM, args: [
+        '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'] });
+      try {
+        const context = await strict.newContext({ viewport: DESKTOP });
+        const a = await openPage(strict, 'denied', { context, errors });
+        await joinThroughUi(a, dev.http, freshRoom(), 'No Mic');
+        await a.waitForSelector('#mic-status:has-text("Microphone blocked")', WAIT);
+        await a.waitForSelector('#mic-retry:not([hidden])', WAIT);
+        await shot(a, 'mic-denied');
+        await context.grantPermissions(['microphone']);
+        await a.click('#mic-retry');
+        await a.waitForSelector('#mic-status:has-text("Microphone on")', WAIT);
+        await a.waitForFunction(() => window.chorusStats.framesCaptured > 10, null, WAIT);
+        assert.equal(await a.isHidden('#mic-retry'), true);
+      } finally {
+        await strict.close();
+      }
     });
 });
 
