@@ -394,6 +394,9 @@ describe('phone layout and accessibility', { timeout: 240000 }, () => {
       await joinThroughUi(a, dev.http, room, 'Alice');
       await joinThroughUi(await page('B'), dev.http, room, 'Bob');
       await memberCount(a, 2);
+      // Screen readers: the state pill is a status; who speaks is announced.
+      assert.equal(await a.getAttribute('#conn', 'role'), 'status');
+      await a.waitForSelector('#announce:has-text("Bob is speaking")', WAIT);
       await send(a, 'hello');
       await a.waitForSelector('#chat-log li.chat', WAIT);
       await a.waitForSelector('#quality:not([hidden])', WAIT);
