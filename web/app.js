@@ -11,6 +11,7 @@ import { decodeJwt, nameProblem, quality, roomProblem, textProblem, tokenProblem
 const $ = (id) => document.getElementById(id);
 const PING_EVERY_MS = 3000;
 const SESSION_KEY = 'chorus.session';
+const LEFT_WAIT_MS = 3000; // a "left" (closed) waits this long for the same user's rejoin
 
 const stats = (window.chorusStats = {
   state: 'idle', member: 0, rtt: null, framesCaptured: 0, framesEncoded: 0, framesGated: 0,
@@ -30,6 +31,7 @@ let client = null;
 let speakingTimer = null;
 let qualityTimer = null;
 let pendingChat = false; // a message typed offline waits in the box for the connection
+const leaving = new Map(); // user -> timer of a "left" not yet shown
 const room = new RoomView({ isAdmin: !!(claims && claims.admin === true),
   onWhisperAudio: (id) => (id ? controls.talkStart(id) : controls.talkEnd()) });
 room.canSpeak = !(claims && claims.speak === false);
@@ -155,15 +157,29 @@ function wireClient(c) {
     $('rtt').textContent = `${rtt < 10 ? rtt.toFixed(1) : Math.round(rtt)} ms`;
   });
   c.on('joined', (m) => {
+    const back = leaving.get(m.user);
+    if (back) {
+      clearTimeout(back);
+      leaving.delete(m.user);
+    }
     if (!m.replayed) {
-      logSystem(`${m.name || m.user} joined`);
-      announce(`${m.name || m.user} joined`);
+      const text = `${m.name || m.user} ${back ? 'is back' : 'joined'}`;
+      logSystem(text);
+      announce(text);
     }
     room.renderMembers();
   });
   c.on('left', (m) => {
     const why = { timeout: ' (connection lost)', kicked: ' (removed)', replaced: ' (rejoined)' };
-    logSystem(`${m.name || m.user} left${why[m.reason] || ''}`);
+    const text = `${m.name || m.user} left${why[m.reason] || ''}`;
+    // A page reload closes and joins again within a moment: shown as "is back", not left+joined.
+    if (m.reason === 'closed' && !m.replayed) {
+      clearTimeout(leaving.get(m.user));
+      const show = () => leaving.delete(m.user) && logSystem(text);
+      leaving.set(m.user, setTimeout(show, LEFT_WAIT_MS));
+    } else {
+      logSystem(text);
+    }
     room.lastAudioAt.delete(m.member);
     controls.engine?.removePeer(m.member);
     room.renderMembers();
@@ -323,6 +339,8 @@ function restoreSession() {
 // ---- leaving --------------------------------------------------------------------------------
 
 async function teardown() {
+  for (const t of leaving.values()) clearTimeout(t);
+  leaving.clear();
   clearInterval(speakingTimer);
   clearInterval(qualityTimer);
   speakingTimer = qualityTimer = null;

@@ -342,7 +342,11 @@ describe('tabs and reloads', { timeout: 240000 }, () => {
       await a.waitForSelector('#conn[data-state="open"], #conn[data-state="resumed"]', WAIT);
       await memberCount(a, 2);
       await memberCount(b, 2);
+      await b.waitForSelector('#chat-log li.system:has-text("Alice is back")', WAIT);
+      await b.evaluate(() => new Promise((r) => setTimeout(r, 3500))); // past the left's wait
+      assert.equal(await b.locator('#chat-log li.system:has-text("Alice left")').count(), 0);
       await shot(a, 'after-reload');
+      await shot(b, 'after-reload-other');
 
       const tab2 = await page('A tab 2', { context: a.context() });
       await joinThroughUi(tab2, dev.http, room, 'Alice');
