@@ -315,7 +315,8 @@ void shard::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     w.json = "{\"type\":\"welcome\",\"room\":\"" + r.id + "\",\"member\":" + std::to_string(id) +
              ",\"user\":\"" + escaped(m.user) + "\",\"name\":\"" + escaped(m.name) +
              "\",\"seq\":" + std::to_string(seq) +
-             ",\"resumed\":false,\"gap\":false,\"resume\":\"" + resume_token(r, m) +
+             ",\"resumed\":false,\"gap\":" + (op.resume_failed ? "true" : "false") +
+             ",\"resume\":\"" + resume_token(r, m) +
              "\",\"members\":" + members_json(v.items[2], id) + "}";
     r.welcomes.push_back(std::move(w));
     deliver_welcomes(r);
@@ -330,6 +331,7 @@ void shard::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         // The member is gone (grace over, or a newer resume took it): an ordinary join.
         if (s) {
             s->parked = false;
+            op.resume_failed = true;
             cluster_join(*s, r, std::move(op));
         }
         return;

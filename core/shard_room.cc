@@ -112,15 +112,18 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
         has_last_seq = true;
     }
     auto existing = _rooms.find(std::string(room_id));
+    // A resume that does not happen (a token that does not verify, or whose grace is over) is an
+    // ordinary join with "gap": true, never a refusal (PROTOCOL.md section 6, v1.0.1): a browser
+    // cannot see why an upgrade failed, so a refusal would have it retry a stale token forever.
+    bool resume_failed = false;
+    std::optional<resume_claims> claims;
     if (auto raw = ws::query_param(query, "resume")) {
         std::string token;
-        std::optional<resume_claims> claims;
+        resume_failed = true;
         if (ws::percent_decode(*raw, token))
             claims = verify_resume_token(_context.resume_key, token, room_id, user);
-        if (!claims) {
-            refuse(s, 403, "forbidden", "invalid resume token");
-            return;
-        }
+    }
+    if (claims) {
         if (clustered() && (link_up(room_id) || existing == _rooms.end())) {
             pending_op op;
             op.member = claims->member;
@@ -160,6 +163,7 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
             return;
         }
         pending_op op;
+        op.resume_failed = resume_failed;
         op.user = std::move(user);
         op.name = std::move(name);
         op.speak = speak;
@@ -197,7 +201,7 @@ void shard::join_room(session& s, const ws::http_request& request, std::string_v
     r.members[m.id] = std::move(fresh);
     _metrics.members.add();
     upgrade(s, request, chorus_v1);
-    admit(s, r, m, false, false, 0, false, {}, chorus_v1);
+    admit(s, r, m, false, resume_failed, 0, false, {}, chorus_v1);
 }
 
 room& shard::open_room(std::string_view room_id) {
