@@ -38,7 +38,7 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps build-deps run cluster-demo test test-unit test-integration test-web test-stress test-sanitize \
+.PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize \
   fuzz bench bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
@@ -110,9 +110,14 @@ test-integration: $(CHORUSD) $(BENCH_TOOL)
 	CHORUSD=$(abspath $(CHORUSD)) CHORUS_BENCH=$(abspath $(BENCH_TOOL)) \
 	  $(PYTHON) -m pytest -q -x tests/integration
 
-test-web: $(CHORUSD)
+# The npm package's chorus.js is built from the one client source, web/chorus.js (not committed).
+client-js: clients/js/chorus.js
+clients/js/chorus.js: web/chorus.js clients/js/build.mjs
+	node clients/js/build.mjs
+
+test-web: $(CHORUSD) client-js
 	@if [ -f tests/web/package.json ]; then \
-	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test; fi
+	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test --test-concurrency=1; fi
 
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).

@@ -103,9 +103,10 @@ join_refusal parse_join_request(const ws::http_request& request, std::string_vie
     if (auto raw = ws::query_param(query, "resume")) {
         std::string token;
         std::optional<resume_claims> claims;
+        out->resume_asked = true;
         if (ws::percent_decode(*raw, token))
             claims = verify_resume_token(secrets.resume_key, token, room_id, out->user);
-        if (!claims) return refuse(403, "forbidden", "invalid resume token");
+        if (!claims) return {};  // an ordinary join with "gap": true
         out->resume = true;
         out->resume_member = claims->member;
         out->resume_session = claims->session;

@@ -21,7 +21,11 @@ struct join_request {
     bool chorus_v1 = false;
     bool has_last_seq = false;
     uint64_t last_seq = 0;
-    bool resume = false;  // a valid resume token for this room and user came with it
+    // A resume that does not happen (a token that does not verify, or whose grace is over) is
+    // an ordinary join with "gap": true, never a refusal (PROTOCOL.md section 6, v1.0.1): a
+    // browser cannot see why an upgrade failed, so a refusal would have it retry forever.
+    bool resume_asked = false;  // ?resume= came with it
+    bool resume = false;        // ... and it verifies for this room and user
     uint32_t resume_member = 0;
     uint64_t resume_session = 0;
 };

@@ -28,7 +28,7 @@ void admit(const sync_context& context, session& s, room& r, member& m, bool res
     r.attach(m, s);
     r.make_present(m);
     uint64_t seq = resumed ? r.ledger().current_seq() : r.ledger().next_seq();
-    bool gap = resumed && !request.has_last_seq;
+    bool gap = resumed ? !request.has_last_seq : request.resume_asked;
     std::vector<shared_frame*> missed;
     if (resumed && request.has_last_seq) {
         gap = !r.ledger().replay(request.last_seq, [&](shared_frame* frame) {

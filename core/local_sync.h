@@ -14,7 +14,8 @@ namespace local_rules {
 uint64_t new_session_nonce();
 std::string resume_token(const sync_context& context, const room& r, const member& m);
 // Attaches `m` to `s` and welcomes it: the welcome, then (resumed) the missed events and held
-// whispers, then (new) the `joined` event to everyone else.
+// whispers, then (new) the `joined` event to everyone else. A new member that asked to resume
+// gets "gap": true.
 void admit(const sync_context& context, session& s, room& r, member& m, bool resumed,
            const join_request& request);
 // A member held on this node with the token's session resumes here (an older connection of it

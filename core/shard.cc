@@ -348,20 +348,26 @@ void shard::sweep(uint32_t now) {
     }
 }
 
+// The sweep's clock differences go through base::elapsed_ms: closing_since_ms is odd (0 means
+// unset), so a close queued in the tick's own millisecond can be stamped after `now`. A plain
+// unsigned difference took that for 49 days and reset the connection before its close frame.
 void shard::sweep_one(session& s, uint32_t now) {
     if (s.phase == session_phase::http) {
-        if (now - s.opened_ms >= _config.handshake_timeout_ms)
+        if (base::elapsed_ms(now, s.opened_ms) >= _config.handshake_timeout_ms)
             drop_connection(s, net::close_mode::abort);
     } else if (s.phase == session_phase::closing) {
         // A close frame stuck behind data the peer never reads: give up after the linger time.
-        if (s.close_queued && s.closing_since_ms != 0 && now - s.closing_since_ms >= closing_ms_max)
+        // Once it is written the loop's graceful close owns the connection (and bounds it).
+        bool stuck = s.sending || !s.out.empty();
+        if (s.close_queued && stuck && s.closing_since_ms != 0 &&
+            base::elapsed_ms(now, s.closing_since_ms) >= closing_ms_max)
             _loop->close(s.conn, net::close_mode::abort);
     } else if (s.phase == session_phase::websocket) {
         if (!s.sending && s.out.empty()) s.out.shrink();  // idle: no queue memory
-        uint32_t silent = now - s.last_activity_ms;
+        uint32_t silent = base::elapsed_ms(now, s.last_activity_ms);
         if (silent >= _config.idle_timeout_ms) {
             _writer.close(s, 1001, "idle timeout");
-        } else if (now - s.last_ping_ms >= _config.ping_interval_ms) {
+        } else if (base::elapsed_ms(now, s.last_ping_ms) >= _config.ping_interval_ms) {
             // Every ping interval, busy or not: a client that only sends (a lone speaker) still
             // hears from us, so proxies with a read timeout (nginx: 30 s) keep its socket.
             s.last_ping_ms = now;

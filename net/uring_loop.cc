@@ -155,7 +155,11 @@ class uring_loop final : public event_loop {
             slot->linger_deadline_ms =
                 static_cast<uint32_t>(base::monotonic_ms()) + _config.linger_ms;
             if (!slot->send) ::shutdown(slot->fd, SHUT_WR);
-            if (!slot->recv_armed) begin_close(conn, slot);
+            // Read (and discard) until the peer's EOF or the linger deadline even when no
+            // receive is armed right now (its multishot ended in this batch, or it was
+            // throttled): closing at once would reset a peer whose reply (its close frame) is
+            // still on the way, and a reset can cost the peer the close frame we just sent.
+            if (!slot->recv_armed) arm_recv(conn);
             return;
         }
         slot->abort_close = mode == close_mode::abort;

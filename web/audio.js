@@ -49,8 +49,10 @@ export class AudioEngine {
     this.gate = 0;
     this.gateEnabled = true;
     this.loud = false;
-    this.peers = new Map(); // member id -> {decoder, nextSeq}
+    this.peers = new Map(); // member id -> {decoder, nextSeq, transit, jitter}
     this.onLevel = null; // (micRms) => void
+    this.output = null; // GainNode: the listener's output volume
+    this.source = null; // the microphone's MediaStreamSource
   }
 
   // Must run from a user gesture (the Join click) so the AudioContext may start.
@@ -62,20 +64,27 @@ export class AudioEngine {
       outputChannelCount: [1],
     });
     this.mixer.port.onmessage = (ev) => this._onMixerStats(ev.data);
-    this.mixer.connect(this.ctx.destination);
+    this.output = this.ctx.createGain();
+    this.mixer.connect(this.output).connect(this.ctx.destination);
     if (this.ctx.state !== 'running') await this.ctx.resume().catch(() => {});
   }
 
-  // Opens the microphone and the encoder; throws with a readable message on failure.
-  async startMic() {
-    this.stream = await navigator.mediaDevices.getUserMedia({
+  // Opens the microphone (deviceId: one of enumerateDevices()' audioinput ids, or '' for the
+  // default) and the encoder; throws with a readable message on failure. Called again, it
+  // switches to another microphone.
+  async startMic(deviceId = '') {
+    const stream = await navigator.mediaDevices.getUserMedia({
       audio: {
         echoCancellation: true,
         noiseSuppression: true,
         autoGainControl: true,
         channelCount: 1,
+        ...(deviceId ? { deviceId: { exact: deviceId } } : {}),
       },
     });
+    this.stopMic();
+    this.stream = stream;
+    for (const t of stream.getAudioTracks()) t.enabled = !this.muted;
     this.encoder = new AudioEncoder({
       output: (chunk) => this._onEncoded(chunk),
       error: (e) => {
@@ -90,7 +99,7 @@ export class AudioEngine {
       bitrate: 32000,
       opus: { frameDuration: 20000, application: 'voip' },
     });
-    const src = this.ctx.createMediaStreamSource(this.stream);
+    const src = (this.source = this.ctx.createMediaStreamSource(this.stream));
     this.capture = new AudioWorkletNode(this.ctx, 'chorus-capture', {
       numberOfInputs: 1,
       numberOfOutputs: 1,
@@ -142,6 +151,38 @@ export class AudioEngine {
     }
   }
 
+  // Closes the microphone and the encoder (the room audio keeps playing).
+  stopMic() {
+    if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
+    this.encoder = null;
+    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
+    this.stream = null;
+    this.source?.disconnect();
+    this.capture?.disconnect();
+    this.source = null;
+    this.capture = null;
+  }
+
+  get micOn() {
+    return !!this.stream;
+  }
+
+  setVolume(v) {
+    if (this.output) this.output.gain.value = v;
+  }
+
+  // The listener's own volume for one member (0: muted for me only).
+  setPeerGain(id, gain) {
+    this.mixer?.port.postMessage({ type: 'gain', id, gain });
+  }
+
+  // Plays the room on another output device where the browser can (AudioContext.setSinkId).
+  async setSpeaker(deviceId) {
+    if (!this.ctx || typeof this.ctx.setSinkId !== 'function') return false;
+    await this.ctx.setSinkId(deviceId);
+    return true;
+  }
+
   setMuted(muted) {
     this.muted = muted;
     if (this.stream) for (const t of this.stream.getAudioTracks()) t.enabled = !muted;
@@ -168,6 +209,7 @@ export class AudioEngine {
       if (ahead > 0 && ahead < 0x8000) this.stats.framesLost += ahead;
     }
     peer.nextSeq = (f.seq + 1) & 0xffff;
+    this._jitter(peer, f.timestamp);
     if (peer.decoder.state !== 'configured') return;
     peer.decoder.decode(new EncodedAudioChunk({
       type: 'key',
@@ -186,9 +228,22 @@ export class AudioEngine {
       },
     });
     decoder.configure({ codec: 'opus', sampleRate: SAMPLE_RATE, numberOfChannels: 1 });
-    const peer = { decoder, nextSeq: null };
+    const peer = { decoder, nextSeq: null, transit: null, jitter: 0 };
     this.peers.set(id, peer);
     return peer;
+  }
+
+  // Interarrival jitter (RFC 3550 section 6.4.1) in ms; the page shows the worst speaker's.
+  _jitter(peer, timestamp) {
+    const transit = performance.now() - timestamp / (SAMPLE_RATE / 1000);
+    if (peer.transit !== null) {
+      const d = Math.abs(transit - peer.transit);
+      if (d < 1000) peer.jitter += (d - peer.jitter) / 16; // a jump over silence is no jitter
+    }
+    peer.transit = transit;
+    let worst = 0;
+    for (const p of this.peers.values()) worst = Math.max(worst, p.jitter);
+    this.stats.jitterMs = worst;
   }
 
   _onDecoded(id, data) {
@@ -221,13 +276,10 @@ export class AudioEngine {
 
   async stop() {
     for (const id of [...this.peers.keys()]) this.removePeer(id);
-    if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
-    this.encoder = null;
-    if (this.stream) for (const t of this.stream.getTracks()) t.stop();
-    this.stream = null;
+    this.stopMic();
     if (this.ctx) await this.ctx.close().catch(() => {});
     this.ctx = null;
     this.mixer = null;
-    this.capture = null;
+    this.output = null;
   }
 }

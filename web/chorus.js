@@ -40,7 +40,9 @@ export class ChorusClient {
   // user (+ name) in dev mode or token; WebSocket (constructor, default globalThis.WebSocket);
   // reconnect: { baseMs, maxMs, maxAttempts } or false; pingIntervalMs (0 = off);
   // audioBufferMax: drop outgoing audio while ws.bufferedAmount exceeds this (bytes);
-  // connectTimeoutMs: give up on one connection attempt without a welcome after this long.
+  // connectTimeoutMs: give up on one connection attempt without a welcome after this long;
+  // muted: join self-muted (the wish is kept and re-sent after every fresh join);
+  // resume: {token, lastSeq} from an earlier client (e.g. before a page reload) to resume with.
   constructor(options = {}) {
     if (!ID_RE.test(options.room || '')) throw new ChorusError('bad_request', 'invalid room id');
     if (!options.token && !ID_RE.test(options.user || ''))
@@ -65,7 +67,9 @@ export class ChorusClient {
     this.lastSeq = 0; // seq of the last room event applied
     this.resumeToken = '';
     this.members = new Map(); // member id -> {member, user, name, muted, speak}
-    this.muted = false; // our own mute state
+    this.muted = false; // our own mute state, as the server has it
+    this.adminMuted = false; // muted by someone else (an admin): only an admin can unmute
+    this._wantMuted = !!options.muted; // what the user asked for; applied after every welcome
     this.rtt = null; // last measured round trip, ms
     this.closeInfo = null; // {code, reason, by} once closed for good
     this.stats = { audioSent: 0, audioDropped: 0, audioReceived: 0, reconnects: 0 };
@@ -82,6 +86,13 @@ export class ChorusClient {
     this._pings = new Map(); // t -> {sent, resolve, reject, timer}
     this._replayUntil = 0; // after a resume: events with seq <= this are replays
     this._connectWaiter = null;
+    this._resumeFails = 0; // resume attempts in a row that got no welcome
+    this._socketResumes = false; // the current socket asked to resume
+    this._socketWelcomed = false; // the current socket got its welcome
+    if (options.resume?.token) {
+      this.resumeToken = String(options.resume.token);
+      this.lastSeq = Number(options.resume.lastSeq) || 0;
+    }
   }
 
   // ---- events -------------------------------------------------------------------------------
@@ -129,7 +140,8 @@ export class ChorusClient {
   }
 
   _setState(state, extra = {}) {
-    if (this.state === state) return;
+    // Every reconnect attempt is reported (with its number), not only the first.
+    if (this.state === state && state !== 'reconnecting') return;
     const prev = this.state;
     this.state = state;
     this._emit('state', { state, prev, ...extra });
@@ -152,7 +164,7 @@ export class ChorusClient {
     return new Promise((resolve, reject) => {
       this._connectWaiter = { resolve, reject };
       this._setState('connecting');
-      this._open(false);
+      this._open(!!this.resumeToken);
     });
   }
 
@@ -203,6 +215,8 @@ export class ChorusClient {
     }
     ws.binaryType = 'arraybuffer';
     this._ws = ws;
+    this._socketResumes = !!(resume && this.resumeToken);
+    this._socketWelcomed = false;
     let httpStatus = 0;
     clearTimeout(this._welcomeTimer);
     this._welcomeTimer = setTimeout(() => {
@@ -243,6 +257,18 @@ export class ChorusClient {
       this._finish({ code, reason: kicked, by: 'server' });
       return;
     }
+    if (this._socketResumes && !this._socketWelcomed) {
+      // A resume that got no welcome. A v1.0.1 server answers a stale token with an ordinary
+      // join, but an older one refuses it (a browser sees only 1006): after two such failures
+      // the next try joins without the token instead of repeating the same URL forever.
+      this._resumeFails += 1;
+      if (this._resumeFails >= 2) this.resumeToken = '';
+      if (FATAL_HTTP.has(httpStatus)) httpStatus = 0;
+      if (!this._everWelcomed && this._attempt < this.reconnectPolicy.maxAttempts) {
+        this._scheduleReconnect(code);
+        return;
+      }
+    }
     if (!this._everWelcomed) {
       // The first join failed: report it instead of looping on a refusal.
       const why = httpStatus ? `refused with HTTP ${httpStatus}` : `closed with ${code}`;
@@ -269,7 +295,7 @@ export class ChorusClient {
       this._retryTimer = null;
       if (this._userClosed) return;
       this.stats.reconnects += 1;
-      this._open(true);
+      this._open(this._resumeFails < 2);
     }, delay);
   }
 
@@ -314,13 +340,21 @@ export class ChorusClient {
       case 'joined':
         this.members.set(msg.member, memberOf(msg));
         break;
-      case 'left':
+      case 'left': {
+        // Handlers get the name of who left: it is no longer in `members` when they run.
+        const gone = this.members.get(msg.member);
+        if (gone && msg.name === undefined) msg.name = gone.name;
         this.members.delete(msg.member);
         break;
+      }
       case 'muted': {
         const m = this.members.get(msg.member);
         if (m) m.muted = msg.muted;
-        if (msg.member === this.member) this.muted = msg.muted;
+        if (msg.member === this.member) {
+          this.muted = msg.muted;
+          this.adminMuted = msg.muted && msg.by !== this.member;
+          if (msg.by === this.member) this._wantMuted = msg.muted;
+        }
         break;
       }
       case 'pong':
@@ -348,22 +382,34 @@ export class ChorusClient {
   _onWelcome(w) {
     clearTimeout(this._welcomeTimer);
     const reconnect = this._everWelcomed;
-    const resumed = reconnect && w.resumed === true && w.member === this.member;
+    // A first connect may resume too (options.resume, e.g. after a page reload).
+    const resumed = w.resumed === true && (!reconnect || w.member === this.member);
     this.member = w.member;
     this.user = w.user;
     this.name = w.name;
     this.resumeToken = w.resume || '';
     this._everWelcomed = true;
+    this._socketWelcomed = true;
+    this._resumeFails = 0;
     this._attempt = 0;
     if (resumed && !w.gap) {
       // Missed events (lastSeq, w.seq] follow; they update the member list as they arrive.
       this._replayUntil = w.seq;
+      if (!reconnect) this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     } else {
       this._replayUntil = 0;
       this.lastSeq = w.seq;
       this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     }
-    if (!resumed) this.muted = false;
+    if (!resumed) {
+      this.muted = false; // a new member starts unmuted on the server
+      this.adminMuted = false;
+    }
+    // The page and the server agree after every (re)join: the user's mute wish is re-sent.
+    if (this._wantMuted !== this.muted && !(this.adminMuted && !this._wantMuted)) {
+      this._ws.send(JSON.stringify({ type: 'mute', muted: this._wantMuted }));
+      this.muted = this._wantMuted;
+    }
     this._emit('welcome', w);
     if (reconnect && (!resumed || w.gap))
       this._emit('gap', { reason: resumed ? 'history' : 'rejoined', seq: w.seq });
@@ -434,8 +480,10 @@ export class ChorusClient {
     return this._sendJson({ type: 'whisper', to, text: String(text) });
   }
 
-  // Mutes or unmutes ourselves.
+  // Mutes or unmutes ourselves (after an admin mute, unmuting gets a `forbidden` error). While
+  // not connected the wish is kept and sent after the next welcome; returns false then.
   mute(muted = true) {
+    this._wantMuted = !!muted;
     return this._sendJson({ type: 'mute', muted: !!muted });
   }
 

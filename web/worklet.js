@@ -46,6 +46,7 @@ class Voice {
     this.underruns = 0;
     this.dropped = 0;
     this.played = 0;
+    this.gain = 1; // the listener's volume for this speaker
   }
 
   push(pcm, prefill, maxBuffered) {
@@ -76,7 +77,8 @@ class Voice {
     while (i < out.length && this.chunks.length) {
       const c = this.chunks[0];
       const n = Math.min(out.length - i, c.length - this.offset);
-      for (let k = 0; k < n; k++) out[i + k] += c[this.offset + k];
+      const g = this.gain;
+      for (let k = 0; k < n; k++) out[i + k] += c[this.offset + k] * g;
       i += n;
       this.offset += n;
       this.buffered -= n;
@@ -97,6 +99,7 @@ class MixerProcessor extends AudioWorkletProcessor {
     this.prefill = o.prefill || 3 * FRAME; // start a speaker once 60 ms are queued
     this.maxBuffered = o.maxBuffered || 12 * FRAME; // never more than 240 ms behind
     this.voices = new Map();
+    this.gains = new Map(); // member id -> volume the listener chose (0 = muted for me)
     this.mix = new Float32Array(128);
     this.blocks = 0;
     this.energy = 0;
@@ -109,7 +112,12 @@ class MixerProcessor extends AudioWorkletProcessor {
     if (m.type === 'pcm') {
       let v = this.voices.get(m.id);
       if (!v) this.voices.set(m.id, (v = new Voice()));
+      v.gain = this.gains.get(m.id) ?? 1;
       v.push(m.pcm, this.prefill, this.maxBuffered);
+    } else if (m.type === 'gain') {
+      this.gains.set(m.id, m.gain);
+      const v = this.voices.get(m.id);
+      if (v) v.gain = m.gain;
     } else if (m.type === 'remove') {
       this.voices.delete(m.id);
     }

@@ -149,6 +149,9 @@ void orchestrate(bench_run& run, report& r) {
     run.wait(send_start + o.duration_ms * ms_ns, [] { return false; });
     run.control.phase.store(static_cast<int>(run_phase::draining));
     run.wait(base::monotonic_ns() + o.drain_ms * ms_ns, [&] {
+        for (const auto& s : run.stats)
+            if (!s->sending_done.load(std::memory_order_acquire) && !s->finished.load())
+                return false;
         uint64_t expected = run.sum([](worker_stats & s) -> auto& { return s.expected; }) +
                             run.sum([](worker_stats & s) -> auto& { return s.control_expected; });
         uint64_t received = run.sum([](worker_stats & s) -> auto& { return s.received; }) +

@@ -433,6 +433,11 @@ void worker::before_sleep() {
             _loop->stop();
     } else {
         send_due_traffic(now);
+        if (!_sending_done && phase == static_cast<int>(run_phase::draining)) {
+            _sending_done = true;  // nothing more is appended; what is queued is flushed below
+            publish_progress();
+            _stats->sending_done.store(true, std::memory_order_release);
+        }
     }
     for (size_t i = 0; i < _dirty.size(); ++i) {
         uint32_t index = _dirty[i];

@@ -41,6 +41,10 @@ struct worker_stats {
     std::atomic<uint64_t> connect_done_ns{0};  // all local connections joined or failed
     std::atomic<uint64_t> last_receive_ns{0};
     std::atomic<bool> finished{false};
+    // The worker has seen the drain: it sends nothing more, and the sent/expected counts it
+    // published with this flag are final. Until every worker says so, the published counts may
+    // lag behind frames still on the wire, and ending the drain on them would cut those off.
+    std::atomic<bool> sending_done{false};
 
     base::histogram latency;    // end-to-end ns (audio, echo)
     base::histogram handshake;  // connect() to 101 (idle, rooms) or to welcome (churn), ns
@@ -168,6 +172,7 @@ class worker final : public net::loop_handler {
     bool _senders_started = false;
     bool _echo_started = false;
     bool _closing = false;
+    bool _sending_done = false;  // published with _stats->sending_done
     uint64_t _closing_since_ns = 0;
     uint64_t _last_publish_ns = 0;
     pacer _churn_pace;

@@ -22,6 +22,14 @@ inline uint64_t monotonic_ms() {
     return monotonic_ns() / 1'000'000u;
 }
 
+// Milliseconds from `then` to `now` on a 32-bit millisecond clock: modular, so it survives the
+// wrap after 49 days, and never negative, so a stamp taken (or rounded up) after `now` counts
+// as no time at all rather than as 49 days.
+inline uint32_t elapsed_ms(uint32_t now, uint32_t then) {
+    int32_t elapsed = static_cast<int32_t>(now - then);
+    return elapsed > 0 ? static_cast<uint32_t>(elapsed) : 0;
+}
+
 inline int64_t unix_seconds() {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -37,6 +37,7 @@ void cluster_sync::join(session& s, join_request&& request) {
         op.resume_session = request.resume_session;
         op.last_seq = request.last_seq;
         op.has_last_seq = request.has_last_seq;
+        op.resume_failed = request.resume_asked;  // used only if it ends as a join
         return op;
     };
     if (request.resume) {

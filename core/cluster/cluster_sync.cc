@@ -308,7 +308,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
         _context.host.upgrade(*s, op.chorus_v1);
         r.attach(m, *s);  // present once its welcome is out
     }
-    state(r).welcomes.push_back(welcome_for(r, m, seq, false, false, v.items[2]));
+    state(r).welcomes.push_back(welcome_for(r, m, seq, false, op.resume_failed, v.items[2]));
     deliver_welcomes(r);
     apply_early(r);
 }
@@ -321,6 +321,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         // The member is gone (grace over, or a newer resume took it): an ordinary join.
         if (s) {
             s->parked = false;
+            op.resume_failed = true;
             cluster_join(*s, r, std::move(op));
         }
         return;

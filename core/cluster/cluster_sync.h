@@ -59,6 +59,7 @@ class cluster_sync final : public room_sync {
         uint32_t member = 0;
         bool speak = true, admin = false, chorus_v1 = false, has_last_seq = false;
         bool muted = false;
+        bool resume_failed = false;  // join: it asked to resume and could not ("gap": true)
         uint64_t session = 0, last_seq = 0, resume_session = 0;
         std::string user, name;     // join, resume
         std::string before, after;  // event: its JSON around the seq (for degraded delivery)

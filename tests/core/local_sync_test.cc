@@ -114,6 +114,7 @@ TEST_F(local_sync_test, AResumeWithAnotherSessionIsAnOrdinaryJoin) {
     uint32_t id = a.self->id;
     lobby().go_away(*a.self);
     join_request again = request_for("ann");
+    again.resume_asked = true;
     again.resume = true;
     again.resume_member = id;
     again.resume_session = 12345;
@@ -121,7 +122,7 @@ TEST_F(local_sync_test, AResumeWithAnotherSessionIsAnOrdinaryJoin) {
     world.sync->join(back, std::move(again));
     std::vector<std::string> got = world.frames(back);
     ASSERT_EQ(got.size(), 1u);
-    EXPECT_TRUE(contains(got[0], "\"resumed\":false"));
+    EXPECT_TRUE(contains(got[0], "\"resumed\":false,\"gap\":true"));
     EXPECT_NE(back.self->id, id);  // replaced the away member of the same user
 }
 

@@ -581,8 +581,16 @@ def test_forged_expired_and_replayed_resume_tokens(chorusd):
         paths = [room_path(room, user="a", resume=bad, last_seq=0) for bad in forged
                  if bad != token]
         paths.append(f"/v1/rooms/{room}?user=a&resume=%zz")  # a malformed escape
+        # None verifies: each is an ordinary join (PROTOCOL.md section 6, v1.0.1) that replaces
+        # the member as a plain rejoin would, never a refusal.
         for path in paths:
-            check_refusal(server.refused(path), 403, "forbidden")
+            bad = harness.welcome_of(server.ws(path))
+            assert bad.welcome["resumed"] is False and bad.welcome["gap"] is True, path
+            a.expect_close(4009)
+            assert b.recv_json("left")["member"] == a.member
+            assert b.recv_json("joined")["member"] == bad.member != a.member
+            a = bad
+        token = a.welcome["resume"]
         # Replayed: the current token takes over the live connection (4009) with no left/joined
         # for the others. Each resume draws a new session, so a replayed OLD token no longer
         # resumes: it is an ordinary join that replaces the member (4009, left "replaced").

@@ -395,6 +395,47 @@ def test_redis_data_loss_keeps_seq_increasing_and_ids_unique(cluster, redis):
     assert ev["seq"] > x2.welcome["seq"]
 
 
+# ---- resume tokens that cannot resume (PROTOCOL.md section 6, v1.0.1) ------------------------
+def flipped(token):
+    i = len(token) // 2
+    return token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+
+
+def test_resume_that_cannot_happen_is_ordinary_join_on_any_node(cluster, chorusd):
+    """Forged, malformed, another user's or room's token, one signed with a key the cluster does
+    not have, and a valid token whose grace is over: each is an ordinary join (new member id,
+    resumed false, gap true) on the member's node and on another one, never an HTTP refusal."""
+    c = cluster(2)  # resume grace 2s
+    room = uniq()
+    a = join(c[0], room, "a")
+    b = join(c[1], room, "b")
+    col = Collector(b, "b")
+    token = a.welcome["resume"]
+    foreign = chorusd().join(room, user="a").welcome["resume"]  # another process's random key
+    other_user = join(c[1], room, "x", resume=token, last_seq=2)
+    other_room = join(c[0], uniq(), "a", resume=token, last_seq=2)
+    for joined in (other_user, other_room):
+        assert_fields(joined.welcome, {"resumed": False, "gap": True})
+    assert other_user.member != a.member  # (ids are per room: other_room may reuse a's)
+    seen = {a.member, other_user.member}
+    for i, bad in enumerate([flipped(token), foreign, token[:-1], "AAAA", ""]):
+        again = join(c[i % 2], room, "a", resume=bad, last_seq=2)
+        assert_fields(again.welcome, {"resumed": False, "gap": True})
+        assert again.member not in seen, again.welcome
+        seen.add(again.member)
+        col.wait(lambda s: again.member in {e.get("member") for e in s.of_type("joined")}, T(5),
+                 f"b: joined {again.member}")
+        a = again
+    # A valid token whose grace ran out: the member left (timeout), then an ordinary join.
+    token = a.welcome["resume"]
+    a.abort()
+    col.wait(lambda s: any(e.get("member") == a.member and e.get("reason") == "timeout"
+                           for e in s.of_type("left")), T(8), "b: a left (timeout)")
+    late = join(c[1], room, "a", resume=token, last_seq=2)
+    assert_fields(late.welcome, {"resumed": False, "gap": True})
+    assert late.member not in seen
+
+
 # ---- behind nginx ----------------------------------------------------------------------------
 @pytest.fixture
 def nginx(cluster):

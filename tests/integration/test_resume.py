@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from harness import (T, assert_fields, audio, barrier, check_refusal, errors_in, room_path,
-                     uniq, wait_sessions)
+from harness import (T, assert_fields, audio, barrier, errors_in, uniq, wait_sessions,
+                     welcome_of)
 
 
 def pair(server, room=None):
@@ -130,29 +130,65 @@ def forged(tok):
     return tok[:mid] + ("A" if tok[mid] != "A" else "B") + tok[mid + 1:]
 
 
-def test_forged_or_malformed_resume_token_is_403(chorusd):
+def assert_ordinary_join(c, old_member, seq):
+    """PROTOCOL.md section 6 (v1.0.1): a resume that cannot happen is an ordinary join."""
+    assert_fields(c.welcome, {"resumed": False, "gap": True, "seq": seq})
+    assert c.member != old_member
+
+
+# Each bad token of user a's, offered by user a while a is away: never a refusal (a browser cannot
+# see why an upgrade failed and would retry the token forever) but an ordinary join that replaces
+# the away member, as a plain rejoin would.
+@pytest.mark.parametrize("bad", ["forged", "truncated", "extended", "short", "not$valid", "%zz",
+                                 "empty", "of_b", "upper"])
+def test_token_that_does_not_verify_is_ordinary_join(chorusd, bad):
     server = chorusd("--resume-grace", "5s")
     room, a, b = pair(server)
     a.abort()
+    wait_sessions(server, 1)
     tok = a.welcome["resume"]
-    for bad in (forged(tok), "AAAA", tok + "x", "not$valid", tok[: len(tok) // 2]):
-        r = server.refused(room_path(room, user="a", resume=bad, last_seq=2))
-        check_refusal(r, 403, "forbidden")
-    a2 = resume(server, room, a, last_seq=2)  # the real token still works
-    assert a2.member == a.member
+    token = {"forged": forged(tok), "truncated": tok[:-1], "extended": tok + "x", "short": "AAAA",
+             "empty": "", "of_b": b.welcome["resume"], "upper": tok.upper()}.get(bad, bad)
+    if bad == "%zz":  # a malformed percent escape, sent as is
+        a2 = welcome_of(server.ws(f"/v1/rooms/{room}?user=a&resume=%zz&last_seq=2"))
+    else:
+        a2 = server.join(room, user="a", resume=token, last_seq=2)
+    assert_ordinary_join(a2, a.member, 4)
+    assert [m["member"] for m in a2.welcome["members"]] == [b.member]
+    assert_fields(b.recv_json("left"), {"seq": 3, "member": a.member, "reason": "replaced"})
+    assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member, "user": "a"})
 
 
-def test_resume_token_for_another_user_or_room_is_403(chorusd):
+def test_token_for_another_user_or_room_is_ordinary_join(chorusd):
     server = chorusd("--resume-grace", "5s")
     room, a, b = pair(server)
     other_room = uniq()
-    server.join(other_room, user="a")
     a.abort()
+    wait_sessions(server, 1)
     tok = a.welcome["resume"]
-    check_refusal(server.refused(room_path(room, user="b2", resume=tok, last_seq=2)), 403,
-                  "forbidden")
-    check_refusal(server.refused(room_path(other_room, user="a", resume=tok, last_seq=2)), 403,
-                  "forbidden")
+    b2 = server.join(room, user="b2", resume=tok, last_seq=2)
+    assert_ordinary_join(b2, a.member, 3)
+    assert_fields(b.recv_json("joined"), {"seq": 3, "member": b2.member, "user": "b2"})
+    elsewhere = server.join(other_room, user="a", resume=tok, last_seq=2)
+    assert_ordinary_join(elsewhere, None, 1)  # ids are per room
+    a2 = resume(server, room, a, last_seq=3)  # neither disturbed a: its token still resumes it
+    assert_fields(a2.welcome, {"member": a.member, "resumed": True, "gap": False, "seq": 3})
+    assert barrier(b) == []
+
+
+# A token signed with a key this process does not have: another process (a restart) with a random
+# key, or with another --resume-key. With the same --resume-key the token verifies, but nobody is
+# held for it after a restart: an ordinary join too.
+@pytest.mark.parametrize("keys", [(), ("k1", "k2"), ("k1", "k1")])
+def test_token_from_before_a_restart_is_ordinary_join(chorusd, keys):
+    flags = [("--resume-key", k) for k in keys] or [(), ()]
+    before = chorusd("--resume-grace", "5s", *flags[0])
+    room, a, b = pair(before)
+    before.stop()
+    after = chorusd("--resume-grace", "5s", *flags[1])
+    a2 = after.join(room, user="a", resume=a.welcome["resume"], last_seq=2)
+    assert_ordinary_join(a2, 0, 1)
+    assert a2.welcome["members"] == []
 
 
 def test_resume_after_grace_is_ordinary_join(chorusd):
@@ -161,8 +197,7 @@ def test_resume_after_grace_is_ordinary_join(chorusd):
     a.abort()
     assert_fields(b.recv_json("left", timeout=T(5)), {"member": a.member, "reason": "timeout"})
     a2 = resume(server, room, a, last_seq=2)
-    assert_fields(a2.welcome, {"resumed": False, "seq": 4})
-    assert a2.member != a.member
+    assert_ordinary_join(a2, a.member, 4)
     assert [m["member"] for m in a2.welcome["members"]] == [b.member]
     assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member, "user": "a"})
 

@@ -5,14 +5,18 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
-import { ChorusClient } from '../../web/chorus.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../..');
 export const CHORUSD = process.env.CHORUSD || path.resolve(here, '../../build/chorusd');
-export const WEB_DIR = path.join(REPO, 'web');
+// CHORUS_WEB runs the tests against another copy of the page and library (e.g. an older commit's
+// web/, to see a regression test fail there); the default is this checkout's web/.
+export const WEB_DIR = process.env.CHORUS_WEB ? path.resolve(process.env.CHORUS_WEB)
+  : path.join(REPO, 'web');
+export const { ChorusClient } = await import(
+  pathToFileURL(path.join(WEB_DIR, 'chorus.js')).href);
 
 // Asks the kernel for a free port (chorusd cannot listen on port 0: one listener per thread).
 export function freePort() {
@@ -27,8 +31,10 @@ export function freePort() {
   });
 }
 
-// Starts chorusd with extra flags; resolves once it prints "chorusd: ready on".
-export async function startServer(args = [], { readyMs = 10000 } = {}) {
+// Starts chorusd with extra flags; resolves once it prints "chorusd: ready on". `port` restarts a
+// server on the port an earlier one used (its clients reconnect there).
+export async function startServer(args = [], { readyMs = 10000, port: fixed = 0 } = {}) {
+  if (fixed) return spawnServer(fixed, args, readyMs);
   for (let tries = 0; ; tries++) {
     const port = await freePort();
     try {
@@ -92,6 +98,14 @@ class Server {
       }
       resolve(code ?? sig);
     }));
+  }
+
+  // kill -9, as a crash would; resolves once the process is gone.
+  async kill() {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.stopping = true;
+    this.proc.kill('SIGKILL');
+    return this.exited;
   }
 
   // SIGTERM, then SIGKILL if it does not exit in time; resolves with the exit code.

@@ -1,5 +1,6 @@
-// The packaged client (clients/js) stays identical to web/chorus.js, and the runnable example
-// that docs/CLIENT.md shows really runs against chorusd.
+// The npm package (clients/js) is built from the one client source, web/chorus.js: nothing in git
+// is a second copy, and `npm pack` ships exactly web/chorus.js. The runnable example that
+// docs/CLIENT.md shows really runs against chorusd.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,9 +22,9 @@ after(async () => {
   assert.equal(await server.stop(), 0);
 });
 
-function run(cmd, args, ms = 10000) {
+function run(cmd, args, ms = 10000, cwd = undefined) {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (out += d));
@@ -38,13 +39,33 @@ function run(cmd, args, ms = 10000) {
   });
 }
 
-test('clients/js/chorus.js is an exact copy of web/chorus.js', async () => {
-  const { code, out } = await run(process.execPath, [path.join(PKG, 'sync.mjs'), '--check']);
-  assert.equal(code, 0, out);
+test('npm pack builds the package from web/chorus.js; git holds no copy', async () => {
+  const tracked = await run('git', ['-C', REPO, 'ls-files', '--', 'clients/js']);
+  assert.equal(tracked.code, 0, tracked.out);
+  const files = tracked.out.split('\n').filter(Boolean);
+  assert.ok(files.includes('clients/js/build.mjs'), tracked.out);
+  assert.ok(!files.some((f) => /chorus\.js$/.test(f)), `a committed copy: ${tracked.out}`);
   const pkg = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
   assert.equal(pkg.exports['.'], './chorus.js');
-  const mod = await import(pathToFileURL(path.join(PKG, pkg.exports['.'])).href);
-  assert.equal(typeof mod.ChorusClient, 'function');
+  assert.equal(pkg.scripts.prepack, 'node build.mjs');
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-pack-'));
+  try {
+    fs.rmSync(path.join(PKG, 'chorus.js'), { force: true }); // pack must build it, not find it
+    const npm = await run('npm', ['pack', '--silent', '--pack-destination', dir], 60000, PKG);
+    assert.equal(npm.code, 0, npm.out);
+    const tgz = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'));
+    assert.ok(tgz, npm.out);
+    const untar = await run('tar', ['-xzf', path.join(dir, tgz), '-C', dir]);
+    assert.equal(untar.code, 0, untar.out);
+    const shipped = fs.readFileSync(path.join(dir, 'package/chorus.js'));
+    assert.ok(shipped.equals(fs.readFileSync(path.join(REPO, 'web/chorus.js'))),
+      'the packed chorus.js is not web/chorus.js');
+    const mod = await import(pathToFileURL(path.join(dir, 'package/chorus.js')).href);
+    assert.equal(typeof mod.ChorusClient, 'function');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the example in docs/CLIENT.md is clients/js/example.mjs and runs', async () => {
@@ -54,7 +75,7 @@ test('the example in docs/CLIENT.md is clients/js/example.mjs and runs', async (
 
   // Resolve its two imports to the package and this folder's `ws`, then run it for 0.3 s.
   const ws = pathToFileURL(path.join(REPO, 'tests/web/node_modules/ws/wrapper.mjs')).href;
-  const lib = pathToFileURL(path.join(PKG, 'chorus.js')).href;
+  const lib = pathToFileURL(path.join(REPO, 'web/chorus.js')).href;
   const src = example.replace("from 'ws'", `from '${ws}'`).replace("from 'chorus-client'",
     `from '${lib}'`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-example-'));
