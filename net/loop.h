@@ -80,7 +80,8 @@ class event_loop {
     // Starts accepting on a listening socket (owned by the loop from now on). Returns the
     // listener id passed to on_accept, or a negative errno.
     virtual int add_listener(int fd) = 0;
-    // Stops accepting and closes every listener (used when draining).
+    // Stops accepting and closes every listener (used when draining). The port stops listening
+    // before this returns: connections queued on a listener and not yet accepted are reset.
     virtual void close_listeners() = 0;
     // Registers an already connected socket (taken over by the loop) and starts receiving.
     // Returns an invalid handle if the slab is full (the fd is then closed).
