@@ -1,8 +1,12 @@
 // A shard's cross-core records: posting to another shard's ring (refusing politely when it is
 // full), draining its own rings on a wake, and handling a record: a connection handed off to the
-// room's home shard, a rooms-listing query or reply, a drain request.
+// room's home shard, a rooms-listing query or reply, a drain request. Also what the main thread
+// hands a running shard: its listening socket, and the drain request.
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <utility>
 
 #include "core/base/clock.h"
 #include "core/shard.h"
@@ -43,8 +47,59 @@ void shard::release_counts(uint32_t ip_slot) {
 }
 
 void shard::on_wake() {
+    // A start-up step asked now is read before the cluster ring is drained: the link events the
+    // engine sent before it was asked are then applied before the step is done.
+    int asked = _start_asked.load(std::memory_order_acquire);
     drain_rings();
     if (clustered()) drain_cluster_ring();
+    while (_start_handled < asked) run_start_step(++_start_handled);
+}
+
+void shard::run() {
+    _loop->run();
+    int none = 0;
+    _start_error.compare_exchange_strong(none, -ECANCELED);  // a step asked later is not done
+    _start_done.store(start_steps_ended, std::memory_order_release);
+    _start_done.notify_all();
+}
+
+int shard::take_listener(int fd) {
+    _listen_fd = fd;  // published to the loop thread by the step's release
+    return request_start_step(start_step_take);
+}
+
+int shard::start_listening() {
+    return request_start_step(start_step_listen);
+}
+
+int shard::request_start_step(int step) {
+    _start_asked.store(step, std::memory_order_release);
+    _loop->wake();
+    int done = _start_done.load(std::memory_order_acquire);
+    while (done < step) {
+        _start_done.wait(done, std::memory_order_acquire);
+        done = _start_done.load(std::memory_order_acquire);
+    }
+    return _start_error.load(std::memory_order_acquire);
+}
+
+// Loop thread. Taking the listener needs nothing more than the drain on_wake did before; the
+// listening starts here, so the loop accepts from this pass on: a connection the kernel queues
+// is one this shard serves.
+void shard::run_start_step(int step) {
+    int rc = 0;
+    if (step == start_step_listen) {
+        int fd = std::exchange(_listen_fd, -1);
+        rc = _draining ? -ECANCELED : net::start_listening(fd, listen_backlog_max);
+        if (rc < 0) {
+            ::close(fd);
+        } else {
+            rc = _loop->add_listener(fd);  // the loop owns the socket from here, even on failure
+        }
+    }
+    if (rc < 0) _start_error.store(rc, std::memory_order_relaxed);
+    _start_done.store(step, std::memory_order_release);
+    _start_done.notify_all();
 }
 
 void shard::drain_rings() {
