@@ -6,9 +6,11 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,17 +91,32 @@ struct cluster_hub {
     std::vector<std::unique_ptr<cluster_ring>> to_shard;   // one per shard
     std::function<void(uint32_t shard)> wake_shard;        // set by the server before start
     std::atomic<bool> up{false};                           // every Redis server is reachable
-    // The first connection attempt to every Redis server has finished (up or failed), and the
-    // link events it produced are in the shards' rings. The engine sets it once and notifies.
-    std::atomic<bool> settled{false};
     cluster_counters counters;
+
+    // The engine, once: the first connection attempt to every Redis server has finished (up or
+    // failed), and the link events it produced are in the shards' rings.
+    void mark_settled() {
+        std::lock_guard lock(_settled_mutex);
+        _settled = true;
+        _settled_changed.notify_all();
+    }
+    // The server: waits for mark_settled().
+    void wait_settled() {
+        std::unique_lock lock(_settled_mutex);
+        _settled_changed.wait(lock, [this] { return _settled; });
+    }
+
+  private:
+    std::mutex _settled_mutex;
+    std::condition_variable _settled_changed;
+    bool _settled = false;
 };
 
 class cluster_engine {
   public:
     virtual ~cluster_engine() = default;
     // Starts the engine's thread. `hub` outlives the engine. The engine connects to every Redis
-    // server at once and sets hub.settled when each first attempt has finished.
+    // server at once and calls hub.mark_settled() when each first attempt has finished.
     virtual bool start(cluster_hub& hub, uint32_t shards, std::string* error) = 0;
     // Leaves the cluster (best effort, bounded) and joins the thread.
     virtual void stop() = 0;

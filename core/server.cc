@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <thread>
@@ -82,16 +83,21 @@ bool bind_listeners(const std::string& address, uint32_t count, std::vector<int>
     return true;
 }
 
-// Hands each running shard its socket, then lets them listen: all have taken theirs (and the
-// cluster's link states) before any listens. The sockets belong to the shards from here on.
+// Hands each running shard its socket, then lets them listen. In a cluster every shard has taken
+// its socket, and with it the link states, before any listens: a connection one shard accepts
+// and hands to another then finds both current. The shards work in parallel; the main thread
+// waits for all. The sockets belong to the shards from here on.
 bool open_listeners(std::vector<std::unique_ptr<shard>>& shards, std::vector<int>& fds,
-                    const std::string& address) {
+                    const std::string& address, bool clustered) {
+    for (size_t i = 0; i < shards.size(); ++i) shards[i]->give_listener(fds[i]);
+    fds.clear();
     int rc = 0;
-    for (size_t i = 0; i < shards.size() && rc == 0; ++i) {
-        rc = shards[i]->take_listener(fds[i]);
-        fds[i] = -1;
+    if (clustered)
+        for (auto& s : shards) rc = std::min(rc, s->wait_started());
+    if (rc == 0) {
+        for (auto& s : shards) s->start_listening();
+        for (auto& s : shards) rc = std::min(rc, s->wait_started());
     }
-    for (size_t i = 0; i < shards.size() && rc == 0; ++i) rc = shards[i]->start_listening();
     if (rc < 0)
         std::fprintf(stderr, "chorusd: cannot listen on %s: %s\n", address.c_str(),
                      std::strerror(-rc));
@@ -108,7 +114,7 @@ bool start_cluster(cluster_engine* cluster, cluster_hub& hub, uint32_t shard_cou
         std::fprintf(stderr, "chorusd: cluster: %s\n", error.c_str());
         return false;
     }
-    hub.settled.wait(false, std::memory_order_acquire);
+    hub.wait_settled();
     if (!hub.up.load())
         std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
     return true;
@@ -182,9 +188,8 @@ int run_server(const server_config& given, cluster_engine* cluster) {
     }
     std::vector<std::thread> threads = start_threads(shards, config.pin_threads);
     bool started = !cluster || start_cluster(cluster, hub, n);
-    if (!started || !open_listeners(shards, listen_fds, config.listen)) {
-        for (int fd : listen_fds)
-            if (fd >= 0) ::close(fd);
+    if (!started || !open_listeners(shards, listen_fds, config.listen, cluster != nullptr)) {
+        for (int fd : listen_fds) ::close(fd);
         stop_shards(context, shards, threads);
         if (cluster) cluster->stop();
         return 1;

@@ -57,30 +57,31 @@ void shard::on_wake() {
 
 void shard::run() {
     _loop->run();
-    int none = 0;
-    _start_error.compare_exchange_strong(none, -ECANCELED);  // a step asked later is not done
-    _start_done.store(start_steps_ended, std::memory_order_release);
-    _start_done.notify_all();
+    std::lock_guard lock(_start_mutex);
+    if (_start_error == 0) _start_error = -ECANCELED;  // a step asked later is not done
+    _start_done = start_steps_ended;
+    _start_changed.notify_all();
 }
 
-int shard::take_listener(int fd) {
+void shard::give_listener(int fd) {
     _listen_fd = fd;  // published to the loop thread by the step's release
-    return request_start_step(start_step_take);
+    ask_start_step(start_step_take);
 }
 
-int shard::start_listening() {
-    return request_start_step(start_step_listen);
+void shard::start_listening() {
+    ask_start_step(start_step_listen);
 }
 
-int shard::request_start_step(int step) {
+void shard::ask_start_step(int step) {
     _start_asked.store(step, std::memory_order_release);
     _loop->wake();
-    int done = _start_done.load(std::memory_order_acquire);
-    while (done < step) {
-        _start_done.wait(done, std::memory_order_acquire);
-        done = _start_done.load(std::memory_order_acquire);
-    }
-    return _start_error.load(std::memory_order_acquire);
+}
+
+int shard::wait_started() {
+    int step = _start_asked.load(std::memory_order_relaxed);  // written by this thread only
+    std::unique_lock lock(_start_mutex);
+    _start_changed.wait(lock, [&] { return _start_done >= step; });
+    return _start_error;
 }
 
 // Loop thread. Taking the listener needs nothing more than the drain on_wake did before; the
@@ -97,9 +98,10 @@ void shard::run_start_step(int step) {
             rc = _loop->add_listener(fd);  // the loop owns the socket from here, even on failure
         }
     }
-    if (rc < 0) _start_error.store(rc, std::memory_order_relaxed);
-    _start_done.store(step, std::memory_order_release);
-    _start_done.notify_all();
+    std::lock_guard lock(_start_mutex);
+    if (rc < 0 && _start_error == 0) _start_error = rc;
+    _start_done = step;
+    _start_changed.notify_all();
 }
 
 void shard::drain_rings() {

@@ -94,8 +94,7 @@ void redis_engine::settle() {
     for (auto& queue : _overflow)
         if (!queue.empty()) return;
     _settled = true;
-    _hub->settled.store(true, std::memory_order_release);
-    _hub->settled.notify_all();
+    _hub->mark_settled();
 }
 
 void redis_engine::poll_once() {
