@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -100,10 +101,10 @@ struct cluster_hub {
         _settled = true;
         _settled_changed.notify_all();
     }
-    // The server: waits for mark_settled().
-    void wait_settled() {
+    // The server: waits up to `limit` for mark_settled(); false if it did not come.
+    bool wait_settled(std::chrono::milliseconds limit) {
         std::unique_lock lock(_settled_mutex);
-        _settled_changed.wait(lock, [this] { return _settled; });
+        return _settled_changed.wait_for(lock, limit, [this] { return _settled; });
     }
 
   private:

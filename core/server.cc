@@ -114,7 +114,9 @@ bool start_cluster(cluster_engine* cluster, cluster_hub& hub, uint32_t shard_cou
         std::fprintf(stderr, "chorusd: cluster: %s\n", error.c_str());
         return false;
     }
-    hub.wait_settled();
+    // The engine's own set-up limit (5 s) ends every first attempt well before this one.
+    if (!hub.wait_settled(std::chrono::milliseconds(start_step_ms_max)))
+        std::fprintf(stderr, "chorusd: cluster: the engine's first Redis attempts did not end\n");
     if (!hub.up.load())
         std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
     return true;

@@ -78,10 +78,10 @@ class shard final : public net::loop_handler {
     void request_drain();
     // Start-up, from the main thread while the loop runs, in this order, once each; each asks
     // the loop thread and returns at once, and wait_started() waits until it is done (0, or a
-    // negative errno). give_listener: the shard takes `fd` (from net::bind_listener) and
-    // applies every cluster event sent so far (the link states). start_listening: it listens
-    // and accepts. Every shard takes its listener before any listens, so a connection one shard
-    // accepts and hands to another finds both current.
+    // negative errno; -ETIMEDOUT after start_step_ms_max). give_listener: the shard takes `fd`
+    // (from net::bind_listener) and applies every cluster event sent so far (the link states).
+    // start_listening: it listens and accepts. In a cluster every shard takes its listener before
+    // any listens, so a connection one shard accepts and hands to another finds both current.
     void give_listener(int fd);
     void start_listening();
     int wait_started();

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <utility>
 
 #include "core/base/clock.h"
@@ -80,7 +81,9 @@ void shard::ask_start_step(int step) {
 int shard::wait_started() {
     int step = _start_asked.load(std::memory_order_relaxed);  // written by this thread only
     std::unique_lock lock(_start_mutex);
-    _start_changed.wait(lock, [&] { return _start_done >= step; });
+    if (!_start_changed.wait_for(lock, std::chrono::milliseconds(start_step_ms_max),
+                                 [&] { return _start_done >= step; }))
+        return -ETIMEDOUT;  // a loop thread that does not answer: fail the start loudly
     return _start_error;
 }
 
