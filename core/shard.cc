@@ -29,6 +29,7 @@ shard::~shard() {
                 for (shared_frame* f : *m->held_whispers) _pool.release(f);
     _rooms.clear();
     _away.clear();
+    if (_listen_fd >= 0) ::close(_listen_fd);  // taken, never listened on
     if (_context.hub) {
         _context.hub->to_shard[_id]->consume(
             [](const cluster_record& record) { delete static_cast<cluster_event*>(record.item); },
@@ -37,7 +38,7 @@ shard::~shard() {
     }
 }
 
-bool shard::init(int listen_fd, std::string* error) {
+bool shard::init(std::string* error) {
     net::loop_config loop_config;
     loop_config.connections_max = _context.max_connections + 64;  // room to refuse politely
     loop_config.tick_ms = 1000 / sweep_ticks_per_second;
@@ -64,13 +65,6 @@ bool shard::init(int listen_fd, std::string* error) {
     }
     _fanout_started.reserve(fanout_timestamps_max);
     _json_input.reserve(_config.max_frame_bytes + simdjson::SIMDJSON_PADDING);
-    if (listen_fd >= 0) {
-        int rc = _loop->add_listener(listen_fd);
-        if (rc < 0) {
-            *error = std::string("cannot watch the listener: ") + std::strerror(-rc);
-            return false;
-        }
-    }
     return true;
 }
 
