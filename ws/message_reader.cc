@@ -206,13 +206,19 @@ bool message_reader::validate_header(const uint8_t* header, read_result& result)
     return true;
 }
 
-read_result message_reader::deliver(opcode op, uint8_t* payload, size_t size, size_t consumed) {
+// Returns the event for a complete payload. Text that came through the buffer was checked as it
+// arrived (utf8_streamed) and only may not end inside a character; text returned in place is
+// checked whole here.
+read_result message_reader::deliver(opcode op, uint8_t* payload, size_t size, size_t consumed,
+                                    bool utf8_streamed) {
     read_result result;
     result.consumed = consumed;
     result.payload = std::span<const uint8_t>(payload, size);
     switch (op) {
         case opcode::text:
-            if (!valid_utf8(payload, size)) return fail(1007, "text is not UTF-8", consumed);
+            if (utf8_streamed ? !utf8_ends_whole(payload, size) : !valid_utf8(payload, size)) {
+                return fail(1007, "text is not UTF-8", consumed);
+            }
             result.event = read_event::text;
             break;
         case opcode::binary:
@@ -263,7 +269,7 @@ read_result message_reader::next(std::span<uint8_t> input) {
             uint8_t* payload = input.data() + position;  // zero-copy: unmask in place
             if (masked) apply_mask(payload, size, _mask_key);
             _state = state_header;
-            return deliver(op, payload, size, position + size);
+            return deliver(op, payload, size, position + size, false);
         }
         if (available == 0 && size > 0) {  // nothing to keep yet: allocate when bytes arrive
             result.consumed = position;
@@ -275,24 +281,31 @@ read_result message_reader::next(std::span<uint8_t> input) {
             return fail(1011, "out of memory", position);
         }
         const size_t take = std::min<size_t>(available, size - _frame_payload_have);
-        uint8_t* dest = _buffer + _message_size + _frame_payload_have;
-        copy_payload(dest, input.data() + position, take, masked ? _mask_key : nullptr,
-                     _frame_payload_have);
+        const size_t text_checked = size_t{_message_size} + _frame_payload_have;
+        copy_payload(_buffer + text_checked, input.data() + position, take,
+                     masked ? _mask_key : nullptr, _frame_payload_have);
         _frame_payload_have += static_cast<uint32_t>(take);
         position += take;
+        // Text is checked as it arrives, so that a bad byte closes the connection now rather than
+        // when the message ends (it starts at _buffer: a text frame alone has no message before).
+        const auto data_op = joins_message ? static_cast<opcode>(_message_opcode) : op;
+        if (data_op == opcode::text &&
+            utf8_prefix_error(_buffer, text_checked, text_checked + take) != utf8_prefix_ok) {
+            return fail(1007, "text is not UTF-8", position);
+        }
         if (_frame_payload_have < size) {
             result.consumed = position;
             return result;
         }
         _state = state_header;
-        if (!joins_message) return deliver(op, _buffer + _message_size, size, position);
+        if (!joins_message) return deliver(op, _buffer + _message_size, size, position, true);
         _message_size += static_cast<uint32_t>(size);
         if (!_frame_fin) continue;  // more fragments to come: keep reading this input
         const auto message_op = static_cast<opcode>(_message_opcode);
         const size_t message_size = _message_size;
         _message_size = 0;
         _message_opcode = 0;
-        return deliver(message_op, _buffer, message_size, position);
+        return deliver(message_op, _buffer, message_size, position, true);
     }
 }
 

@@ -1,5 +1,6 @@
 // Incremental RFC 6455 reader: turns a stream of received bytes into whole messages and control
 // frames, enforcing every framing rule (masking, lengths, fragmentation, UTF-8, close codes).
+// Text is checked as it arrives, so bad UTF-8 fails at the piece that holds it (RFC 6455 8.1).
 // No I/O: the connection feeds it what recv() returned and acts on the events.
 #pragma once
 
@@ -58,7 +59,8 @@ class message_reader {
     bool read_header(std::span<uint8_t> input, size_t& position, read_result& result);
     bool validate_header(const uint8_t* header, read_result& result);
     bool reserve(size_t bytes);
-    read_result deliver(opcode op, uint8_t* payload, size_t size, size_t consumed);
+    read_result deliver(opcode op, uint8_t* payload, size_t size, size_t consumed,
+                        bool utf8_streamed);
     read_result fail(uint16_t code, const char* reason, size_t consumed);
 
     uint8_t* _buffer = nullptr;  // [message so far][current frame's payload], heap, lazy
