@@ -27,6 +27,9 @@ size_t header_size_from(uint8_t second_byte) {
     return size + ((second_byte & 0x80) != 0 ? 4 : 0);
 }
 
+// read_frames' unchecked_from when all text in the buffer has been checked.
+constexpr size_t no_unchecked_text = SIZE_MAX;
+
 bool reserved_opcode(uint8_t op) {
     return (op >= 3 && op <= 7) || op >= 11;
 }
@@ -254,12 +257,26 @@ read_result message_reader::deliver(opcode op, uint8_t* payload, size_t size, si
     return result;
 }
 
+// Returns `result`, or a 1007 failure when the text left unchecked by next() (fragments that
+// completed in this input, starting at unchecked_from) cannot be valid: bad text fails the call
+// that brought it, ahead of any control frame or error after it.
+read_result message_reader::with_text_checked(const read_result& result, size_t unchecked_from) {
+    if (unchecked_from == no_unchecked_text) return result;
+    if (utf8_prefix_error(_buffer, unchecked_from, _message_size) == utf8_prefix_ok) return result;
+    return fail(1007, "text is not UTF-8", result.consumed);
+}
+
 read_result message_reader::next(std::span<uint8_t> input) {
     if (_state == state_failed) return fail(_fail_code, _fail_reason, 0);
     size_t position = 0;
+    // Where the text of fragments completed in this input starts: one SIMD pass checks them all
+    // when the last one arrives, or before anything is returned.
+    size_t unchecked_from = no_unchecked_text;
     while (true) {
         read_result result;
-        if (_state == state_header && !read_header(input, position, result)) return result;
+        if (_state == state_header && !read_header(input, position, result)) {
+            return with_text_checked(result, unchecked_from);
+        }
         const size_t available = input.size() - position;
         const size_t size = _frame_payload_size;
         const bool masked = _role == static_cast<uint8_t>(role::server);
@@ -269,11 +286,12 @@ read_result message_reader::next(std::span<uint8_t> input) {
             uint8_t* payload = input.data() + position;  // zero-copy: unmask in place
             if (masked) apply_mask(payload, size, _mask_key);
             _state = state_header;
-            return deliver(op, payload, size, position + size, false);
+            return with_text_checked(deliver(op, payload, size, position + size, false),
+                                     unchecked_from);
         }
         if (available == 0 && size > 0) {  // nothing to keep yet: allocate when bytes arrive
             result.consumed = position;
-            return result;
+            return with_text_checked(result, unchecked_from);
         }
         // The payload goes after the message so far: a fragment extends it, a control frame or
         // a split unfragmented frame sits there until returned.
@@ -289,16 +307,25 @@ read_result message_reader::next(std::span<uint8_t> input) {
         // Text is checked as it arrives, so that a bad byte closes the connection now rather than
         // when the message ends (it starts at _buffer: a text frame alone has no message before).
         const auto data_op = joins_message ? static_cast<opcode>(_message_opcode) : op;
-        if (data_op == opcode::text &&
-            utf8_prefix_error(_buffer, text_checked, text_checked + take) != utf8_prefix_ok) {
-            return fail(1007, "text is not UTF-8", position);
+        const bool more_fragments = joins_message && _frame_payload_have == size && !_frame_fin;
+        if (data_op == opcode::text) {
+            if (unchecked_from == no_unchecked_text) unchecked_from = text_checked;
+            if (!more_fragments) {
+                const size_t from = std::exchange(unchecked_from, no_unchecked_text);
+                if (utf8_prefix_error(_buffer, from, text_checked + take) != utf8_prefix_ok) {
+                    return fail(1007, "text is not UTF-8", position);
+                }
+            }
         }
         if (_frame_payload_have < size) {
             result.consumed = position;
-            return result;
+            return with_text_checked(result, unchecked_from);
         }
         _state = state_header;
-        if (!joins_message) return deliver(op, _buffer + _message_size, size, position, true);
+        if (!joins_message) {
+            return with_text_checked(deliver(op, _buffer + _message_size, size, position, true),
+                                     unchecked_from);
+        }
         _message_size += static_cast<uint32_t>(size);
         if (!_frame_fin) continue;  // more fragments to come: keep reading this input
         const auto message_op = static_cast<opcode>(_message_opcode);

@@ -56,6 +56,7 @@ class message_reader {
   private:
     enum : uint8_t { state_header, state_payload, state_failed };
 
+    read_result with_text_checked(const read_result& result, size_t unchecked_from);
     bool read_header(std::span<uint8_t> input, size_t& position, read_result& result);
     bool validate_header(const uint8_t* header, read_result& result);
     bool reserve(size_t bytes);

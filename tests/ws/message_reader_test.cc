@@ -208,6 +208,18 @@ TEST(MessageReader, InvalidUtf8FailsAtTheFragmentHoldingIt) {
         ASSERT_EQ(with_ping.size(), 2u);
         EXPECT_EQ(with_ping[0], (event_record{read_event::ping, "p"}));
         EXPECT_EQ(last(with_ping), failure(1007));
+        // Bad text wins over whatever comes after it in the same read, valid or not.
+        for (const std::string& after :
+             {client_frame(opcode::ping, "ping!"), raw_frame(0x93, "x")}) {
+            const events got = read_all(first + second + after);
+            EXPECT_EQ(got.size(), 1u);
+            EXPECT_EQ(last(got), failure(1007));
+            // Also when the read ends inside the frame after it.
+            const std::string stream = first + second + after;
+            for (size_t cut = first.size() + second.size(); cut < stream.size(); ++cut) {
+                EXPECT_EQ(last(read_all(stream.substr(0, cut))), failure(1007)) << cut;
+            }
+        }
         // The bad byte is 0x90, the second payload byte of the second fragment (after its
         // 6-byte header); wherever the reads are cut, the failure comes with it.
         expect_fail_at_byte(first + second, first.size() + 6 + 1);
