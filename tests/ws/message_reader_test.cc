@@ -208,22 +208,57 @@ TEST(MessageReader, InvalidUtf8FailsAtTheFragmentHoldingIt) {
         ASSERT_EQ(with_ping.size(), 2u);
         EXPECT_EQ(with_ping[0], (event_record{read_event::ping, "p"}));
         EXPECT_EQ(last(with_ping), failure(1007));
-        // Bad text wins over whatever comes after it in the same read, valid or not.
+        // Bad text wins over whatever comes after it in the same read, valid or not: a control
+        // frame, a bad frame, the last fragment, a fragment with RSV1 set. Also when the read
+        // ends inside that frame.
         for (const std::string& after :
-             {client_frame(opcode::ping, "ping!"), raw_frame(0x93, "x")}) {
-            const events got = read_all(first + second + after);
-            EXPECT_EQ(got.size(), 1u);
-            EXPECT_EQ(last(got), failure(1007));
-            // Also when the read ends inside the frame after it.
+             {client_frame(opcode::ping, "ping!"), raw_frame(0x93, "x"),
+              client_frame(opcode::continuation, "edited"), raw_frame(0x10, "x")}) {
             const std::string stream = first + second + after;
-            for (size_t cut = first.size() + second.size(); cut < stream.size(); ++cut) {
-                EXPECT_EQ(last(read_all(stream.substr(0, cut))), failure(1007)) << cut;
+            for (size_t cut = first.size() + second.size(); cut <= stream.size(); ++cut) {
+                const events got = read_all(stream.substr(0, cut));
+                EXPECT_EQ(got.size(), 1u) << cut;
+                EXPECT_EQ(last(got), failure(1007)) << cut;
             }
         }
         // The bad byte is 0x90, the second payload byte of the second fragment (after its
         // 6-byte header); wherever the reads are cut, the failure comes with it.
         expect_fail_at_byte(first + second, first.size() + 6 + 1);
         expect_fail_at_byte(first + ping + second, first.size() + ping.size() + 6 + 1);
+    }
+}
+
+// `text` as a message in fragments of `fragment` bytes (cutting characters apart).
+std::string fragmented(const std::string& text, size_t fragment) {
+    std::string stream;
+    for (size_t start = 0; start == 0 || start < text.size(); start += fragment) {
+        const bool last_fragment = start + fragment >= text.size();
+        stream += client_frame(start == 0 ? opcode::text : opcode::continuation,
+                               text.substr(start, fragment), last_fragment);
+    }
+    return stream;
+}
+
+TEST(MessageReader, ManySmallFragmentsInOneReadAreCheckedTogether) {
+    std::string text;
+    while (text.size() < 300) text += "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x8E\xA4";
+    EXPECT_EQ(read_all(fragmented(text, 7)), (events{{read_event::text, text}}));
+    std::string bad = text;
+    bad[150] = '\xFF';
+    // Fragment 150 / 7 = 21 holds it: 22 headers of 6 bytes come before it in the stream.
+    expect_fail_at_byte(fragmented(bad, 7), 22 * 6 + 150);
+    // A run longer than what is left unchecked at once (64 KiB) is checked along the way.
+    std::string long_text;
+    while (long_text.size() < 70000) long_text += text;
+    EXPECT_EQ(read_all(fragmented(long_text, 100)), (events{{read_event::text, long_text}}));
+    for (size_t at : {size_t{5}, size_t{65600}, long_text.size() - 1}) {
+        std::string long_bad = long_text;
+        long_bad[at] = '\xFF';
+        EXPECT_EQ(last(read_all(fragmented(long_bad, 100))), failure(1007)) << at;
+        const std::string stream = fragmented(long_bad, 100);
+        const size_t bad_byte = (at / 100 + 1) * 6 + at;
+        EXPECT_EQ(last(read_all(stream.substr(0, bad_byte + 1))), failure(1007)) << at;
+        EXPECT_FALSE(has_failure(read_all(stream.substr(0, bad_byte)))) << at;
     }
 }
 
