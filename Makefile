@@ -57,7 +57,9 @@ deps:
 	@# node and npm may come from Debian or from another node distribution already on the host.
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
-	@[ -d tests/web/node_modules ] || [ ! -f tests/web/package.json ] || \
+	@# (again whenever package-lock.json is newer than what npm last installed)
+	@[ ! -f tests/web/package.json ] || \
+	  [ tests/web/node_modules/.package-lock.json -nt tests/web/package-lock.json ] || \
 	  (cd tests/web && npm install --no-audit --no-fund --silent)
 
 $(BUILD)/obj/%.o: %.cc

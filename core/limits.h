@@ -17,6 +17,8 @@ constexpr size_t send_queue_soft_bytes_limit = 8 * 1024 * 1024;
 constexpr uint32_t cross_ring_records = 4096;  // per ordered pair of shards
 constexpr uint32_t ring_records_per_pass_max = 1024;
 constexpr uint32_t shards_max = 256;
+constexpr int listen_backlog_max = 4096;       // connections the kernel queues per listener
+constexpr uint32_t start_step_ms_max = 30000;  // longest start-up wait (loop step, Redis)
 constexpr uint32_t sweep_ticks_per_second =
     10;                                         // the session sweep covers every slot once a second
 constexpr uint32_t closing_ms_max = 3000;       // a queued close frame that cannot be written

@@ -1,5 +1,7 @@
-// Start-up and shutdown: probes the backend, opens one SO_REUSEPORT listener per shard, starts
-// the pinned loop threads, waits for a signal on the main thread, then drains every shard.
+// Start-up and shutdown: probes the backend, binds one SO_REUSEPORT socket per shard, starts the
+// pinned loop threads (and, in a cluster, the engine, whose first connection attempt to each
+// Redis it waits for), and only then listens, so that the port accepts nothing that the node
+// cannot serve. Then it waits for a signal on the main thread and drains every shard.
 #include "core/server.h"
 
 #include <pthread.h>
@@ -8,7 +10,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "core/auth/resume_token.h"
@@ -30,11 +34,8 @@ uint32_t fd_budget() {
     return static_cast<uint32_t>(std::min<uint64_t>(usable, 4'000'000));
 }
 
-}  // namespace
-
-int run_server(const server_config& given, room_sync_provider& syncs) {
-    server_context context;
-    context.config = given;
+// Settles threads, the connection limit and the resume key; false when the flags cannot work.
+bool settle_config(server_context& context) {
     server_config& config = context.config;
     if (config.threads == 0) config.threads = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
     config.threads = std::min(config.threads, shards_max);
@@ -50,21 +51,90 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
                          : config.resume_key.empty()    ? random_key()
                                                         : config.resume_key;
     context.ip_connections.reset(new std::atomic<uint32_t>[server_context::ip_slots]());
-    local_ledger_factory ledgers(config.history);
-    context.ledgers = &ledgers;
-
     std::string why;
     bool uring_ok = config.io != io_choice::epoll && net::uring_available(&why);
     if (config.io == io_choice::uring && !uring_ok) {
         std::fprintf(stderr, "chorusd: --io uring asked for, but io_uring is unavailable: %s\n",
                      why.c_str());
-        return 1;
+        return false;
     }
     if (config.io == io_choice::automatic) {
         if (!uring_ok)
             std::fprintf(stderr, "chorusd: io_uring unavailable (%s); using epoll\n", why.c_str());
         config.io = uring_ok ? io_choice::uring : io_choice::epoll;
     }
+    return true;
+}
+
+// One bound socket per shard, not listening yet: a bad or taken address fails here, before
+// anything starts, while a client that connects meanwhile is refused rather than left waiting.
+bool bind_listeners(const std::string& address, uint32_t count, std::vector<int>* fds) {
+    for (uint32_t i = 0; i < count; ++i) {
+        std::string error;
+        int fd = net::bind_listener(address, &error);
+        if (fd < 0) {
+            std::fprintf(stderr, "chorusd: %s\n", error.c_str());
+            for (int bound : *fds) ::close(bound);
+            fds->clear();
+            return false;
+        }
+        fds->push_back(fd);
+    }
+    return true;
+}
+
+// Hands each running shard its socket, then lets them listen. Every shard has taken its socket,
+// and with it what its room_sync learned so far (a cluster's link states), before any listens: a
+// connection one shard accepts and hands to another then finds both current. The shards work in
+// parallel; the main thread waits for all. The sockets belong to the shards from here on.
+bool open_listeners(std::vector<std::unique_ptr<shard>>& shards, std::vector<int>& fds,
+                    const std::string& address) {
+    for (size_t i = 0; i < shards.size(); ++i) shards[i]->give_listener(fds[i]);
+    fds.clear();
+    int rc = 0;
+    for (auto& s : shards) rc = std::min(rc, s->wait_started());
+    if (rc == 0) {
+        for (auto& s : shards) s->start_listening();
+        for (auto& s : shards) rc = std::min(rc, s->wait_started());
+    }
+    if (rc < 0)
+        std::fprintf(stderr, "chorusd: cannot listen on %s: %s\n", address.c_str(),
+                     std::strerror(-rc));
+    return rc == 0;
+}
+
+// One thread per shard, pinned to a CPU each when asked (and there is more than one).
+std::vector<std::thread> start_threads(std::vector<std::unique_ptr<shard>>& shards, bool pin) {
+    std::vector<std::thread> threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (size_t i = 0; i < shards.size(); ++i) {
+        threads.emplace_back([s = shards[i].get()] { s->run(); });
+        if (pin && cpus > 1) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(i % cpus, &set);
+            pthread_setaffinity_np(threads.back().native_handle(), sizeof(set), &set);
+        }
+    }
+    return threads;
+}
+
+void stop_shards(server_context& context, std::vector<std::unique_ptr<shard>>& shards,
+                 std::vector<std::thread>& threads) {
+    context.draining.store(true);
+    for (auto& s : shards) s->request_drain();
+    for (std::thread& t : threads) t.join();
+}
+
+}  // namespace
+
+int run_server(const server_config& given, room_sync_provider& syncs) {
+    server_context context;
+    context.config = given;
+    server_config& config = context.config;
+    if (!settle_config(context)) return 1;
+    local_ledger_factory ledgers(config.history);
+    context.ledgers = &ledgers;
 
     // Signals are taken by the main thread alone; the loop threads inherit the blocked mask.
     sigset_t signals;
@@ -75,6 +145,8 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     signal(SIGPIPE, SIG_IGN);
 
     uint32_t n = config.threads;
+    std::vector<int> listen_fds;
+    if (!bind_listeners(config.listen, n, &listen_fds)) return 1;
     for (uint32_t i = 0; i < n * n; ++i) context.rings.push_back(std::make_unique<cross_ring>());
     syncs.prepare(n, [&context](uint32_t i) { context.shards[i]->loop().wake(); });
     context.syncs = &syncs;
@@ -83,29 +155,22 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     for (auto& s : shards) context.shards.push_back(s.get());
     for (auto& s : shards) {
         std::string error;
-        int fd = net::open_listener(config.listen, 4096, &error);
-        if (fd < 0 || !s->init(fd, &error)) {
+        if (!s->init(&error)) {
             std::fprintf(stderr, "chorusd: %s\n", error.c_str());
+            for (int fd : listen_fds) ::close(fd);
             return 1;
         }
     }
-    std::vector<std::thread> threads;
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    for (uint32_t i = 0; i < n; ++i) {
-        threads.emplace_back([&, i] { shards[i]->run(); });
-        if (config.pin_threads && cpus > 1) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(i % cpus, &set);
-            pthread_setaffinity_np(threads.back().native_handle(), sizeof(set), &set);
-        }
-    }
+    std::vector<std::thread> threads = start_threads(shards, config.pin_threads);
+    // A cluster's engine makes its first Redis attempts here (joins must not be refused for a
+    // link that is merely not connected yet); a single node has nothing to start.
     std::string error;
-    if (!syncs.start(&error)) {
-        std::fprintf(stderr, "chorusd: %s\n", error.c_str());
-        context.draining.store(true);
-        for (auto& s : shards) s->request_drain();
-        for (std::thread& t : threads) t.join();
+    bool started = syncs.start(&error);
+    if (!started) std::fprintf(stderr, "chorusd: %s\n", error.c_str());
+    if (!started || !open_listeners(shards, listen_fds, config.listen)) {
+        for (int fd : listen_fds) ::close(fd);
+        stop_shards(context, shards, threads);
+        syncs.stop();
         return 1;
     }
     std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", config.listen.c_str(), n,
@@ -115,9 +180,7 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     sigwait(&signals, &received);
     std::fprintf(stderr, "chorusd: %s received, closing connections\n",
                  received == SIGINT ? "SIGINT" : "SIGTERM");
-    context.draining.store(true);
-    for (auto& s : shards) s->request_drain();
-    for (std::thread& t : threads) t.join();
+    stop_shards(context, shards, threads);
     syncs.stop();  // a cluster node leaves: others stop counting on it
     std::fprintf(stderr, "chorusd: stopped\n");
     return 0;

@@ -27,9 +27,10 @@ shard::shard(uint32_t id, server_context& context)
 shard::~shard() {
     for (uint32_t i = 0; i < _session_count; ++i)
         if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
+    if (_listen_fd >= 0) ::close(_listen_fd);  // taken, never listened on
 }
 
-bool shard::init(int listen_fd, std::string* error) {
+bool shard::init(std::string* error) {
     net::loop_config loop_config;
     loop_config.connections_max = _context.max_connections + 64;  // room to refuse politely
     loop_config.tick_ms = 1000 / sweep_ticks_per_second;
@@ -52,13 +53,6 @@ bool shard::init(int listen_fd, std::string* error) {
     _sync = _context.syncs->open({_id, _config, _context.resume_key, _writer, _rooms, *this});
     _input = std::make_unique<member_input>(_writer, *_sync);
     _fanout_started.reserve(fanout_timestamps_max);
-    if (listen_fd >= 0) {
-        int rc = _loop->add_listener(listen_fd);
-        if (rc < 0) {
-            *error = std::string("cannot watch the listener: ") + std::strerror(-rc);
-            return false;
-        }
-    }
     return true;
 }
 

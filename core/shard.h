@@ -7,7 +7,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -62,13 +64,25 @@ class shard final : public net::loop_handler, private sync_host, private close_l
   public:
     shard(uint32_t id, server_context& context);
     ~shard() override;
-    bool init(int listen_fd, std::string* error);
-    void run() { _loop->run(); }
+    // Builds the loop and the session table. The shard does not listen yet: see give_listener.
+    bool init(std::string* error);
+    // The shard's thread: runs the loop until it stops.
+    void run();
     net::event_loop& loop() { return *_loop; }
     const shard_metrics& metrics() const { return _metrics; }
     uint32_t id() const { return _id; }
     // Any thread: start draining (close listeners, close sessions with 1001, then stop).
     void request_drain();
+    // Start-up, from the main thread while the loop runs, in this order, once each; each asks
+    // the loop thread and returns at once, and wait_started() waits until it is done (0, or a
+    // negative errno; -ETIMEDOUT after start_step_ms_max). give_listener: the shard takes `fd`
+    // (from net::bind_listener) and applies everything its room_sync was sent so far (a
+    // cluster's link states). start_listening: it listens and accepts. Every shard takes its
+    // listener before any listens, so a connection one shard accepts and hands to another
+    // finds both current.
+    void give_listener(int fd);
+    void start_listening();
+    int wait_started();
 
     void on_accept(net::conn_handle conn, int listener_id) override;
     void on_data(net::conn_handle conn, std::span<uint8_t> data) override;
@@ -117,6 +131,8 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     void release_counts(uint32_t ip_slot);
     void drain_rings();
     void handle_record(const cross_record& record);
+    void ask_start_step(int step);
+    void run_start_step(int step);
 
     uint32_t _id;
     server_context& _context;
@@ -137,6 +153,16 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     uint32_t _sweep_cursor = 0;
     uint32_t _ticks = 0;
     std::atomic<bool> _drain_requested{false};
+    // Start-up steps (give_listener = 1, start_listening = 2), asked by the main thread and
+    // done on the loop thread; a loop that ends marks every step done, with -ECANCELED.
+    static constexpr int start_step_take = 1, start_step_listen = 2, start_steps_ended = 3;
+    std::atomic<int> _start_asked{0};
+    int _start_handled = 0;  // loop thread
+    std::mutex _start_mutex;
+    std::condition_variable _start_changed;
+    int _start_done = 0;   // guarded by _start_mutex
+    int _start_error = 0;  // guarded by _start_mutex
+    int _listen_fd = -1;   // from give_listener until start_listening
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;
     uint64_t _drain_listen_until_ms = 0;

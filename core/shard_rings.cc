@@ -1,8 +1,13 @@
 // A shard's cross-core records: posting to another shard's ring (refusing politely when it is
 // full), draining its own rings on a wake, and handling a record: a connection handed off to the
-// room's home shard, a rooms-listing query or reply, a drain request.
+// room's home shard, a rooms-listing query or reply, a drain request. Also what the main thread
+// hands a running shard: its listening socket, and the drain request.
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <utility>
 
 #include "core/base/clock.h"
 #include "core/shard.h"
@@ -43,8 +48,63 @@ void shard::release_counts(uint32_t ip_slot) {
 }
 
 void shard::on_wake() {
+    // A start-up step asked now is read before the cluster ring is drained: the link events the
+    // engine sent before it was asked are then applied before the step is done.
+    int asked = _start_asked.load(std::memory_order_acquire);
     drain_rings();
     _sync->poll();
+    while (_start_handled < asked) run_start_step(++_start_handled);
+}
+
+void shard::run() {
+    _loop->run();
+    std::lock_guard lock(_start_mutex);
+    if (_start_error == 0) _start_error = -ECANCELED;  // a step asked later is not done
+    _start_done = start_steps_ended;
+    _start_changed.notify_all();
+}
+
+void shard::give_listener(int fd) {
+    _listen_fd = fd;  // published to the loop thread by the step's release
+    ask_start_step(start_step_take);
+}
+
+void shard::start_listening() {
+    ask_start_step(start_step_listen);
+}
+
+void shard::ask_start_step(int step) {
+    _start_asked.store(step, std::memory_order_release);
+    _loop->wake();
+}
+
+int shard::wait_started() {
+    int step = _start_asked.load(std::memory_order_relaxed);  // written by this thread only
+    std::unique_lock lock(_start_mutex);
+    if (!_start_changed.wait_for(lock, std::chrono::milliseconds(start_step_ms_max),
+                                 [&] { return _start_done >= step; }))
+        return -ETIMEDOUT;  // a loop thread that does not answer: fail the start loudly
+    return _start_error;
+}
+
+// Loop thread. Taking the listener needs nothing more than the drain on_wake did before; the
+// listening starts here, so the loop accepts from this pass on: a connection the kernel queues
+// is one this shard serves.
+void shard::run_start_step(int step) {
+    int rc = 0;
+    if (step == start_step_listen) {
+        int fd = std::exchange(_listen_fd, -1);
+        rc = _draining ? -ECANCELED : net::start_listening(fd, listen_backlog_max);
+        if (rc < 0) {
+            ::close(fd);
+        } else {
+            rc = _loop->add_listener(fd);  // the loop owns the socket from here, even on failure
+        }
+    }
+    std::lock_guard lock(_start_mutex);
+    if (rc < 0 && _start_error == 0) _start_error = rc;
+    _start_done = step;
+    _start_changed.notify_all();
 }
 
 void shard::drain_rings() {

@@ -1,5 +1,7 @@
-// Listening sockets and the backend probe. Every loop opens its own SO_REUSEPORT listener on the
-// same address, so the kernel spreads new connections over the cores.
+// Listening sockets and the backend probe. Every loop has its own SO_REUSEPORT listener on the
+// same address, so the kernel spreads new connections over the cores. Binding and listening are
+// separate steps: a server binds at start (a bad or taken address fails at once) and listens
+// only once it can serve what the kernel accepts.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <liburing.h>
@@ -64,7 +66,7 @@ bool parse_address(const std::string& address, sockaddr_storage* out, socklen_t*
 
 }  // namespace
 
-int open_listener(const std::string& address, int backlog, std::string* error) {
+int bind_listener(const std::string& address, std::string* error) {
     sockaddr_storage storage;
     socklen_t length = 0;
     if (!parse_address(address, &storage, &length)) {
@@ -80,14 +82,29 @@ int open_listener(const std::string& address, int backlog, std::string* error) {
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-        ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 ||
-        ::listen(fd, backlog) != 0) {
+        ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) {
         int err = errno;
         *error = "cannot listen on " + address + ": " + std::strerror(err);
         ::close(fd);
         return -err;
     }
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+int start_listening(int fd, int backlog) {
+    return ::listen(fd, backlog) == 0 ? 0 : -errno;
+}
+
+int open_listener(const std::string& address, int backlog, std::string* error) {
+    int fd = bind_listener(address, error);
+    if (fd < 0) return fd;
+    int rc = start_listening(fd, backlog);
+    if (rc < 0) {
+        *error = "cannot listen on " + address + ": " + std::strerror(-rc);
+        ::close(fd);
+        return rc;
+    }
     return fd;
 }
 

@@ -80,7 +80,8 @@ class event_loop {
     // Starts accepting on a listening socket (owned by the loop from now on). Returns the
     // listener id passed to on_accept, or a negative errno.
     virtual int add_listener(int fd) = 0;
-    // Stops accepting and closes every listener (used when draining).
+    // Stops accepting and closes every listener (used when draining). The port stops listening
+    // before this returns: connections queued on a listener and not yet accepted are reset.
     virtual void close_listeners() = 0;
     // Registers an already connected socket (taken over by the loop) and starts receiving.
     // Returns an invalid handle if the slab is full (the fd is then closed).
@@ -116,8 +117,15 @@ std::unique_ptr<event_loop> make_uring_loop(const loop_config& config, loop_hand
 std::unique_ptr<event_loop> make_epoll_loop(const loop_config& config, loop_handler* handler,
                                             std::string* error);
 
-// Opens a non-blocking SO_REUSEPORT listening socket on "host:port" or "[v6]:port".
-// Returns the fd or a negative errno; `error` says what went wrong for people.
+// Creates a non-blocking SO_REUSEPORT socket bound to "host:port" or "[v6]:port" that does not
+// listen yet: until start_listening(), a connection to the port is refused, never queued.
+// Returns the fd (owned by the caller) or a negative errno; `error` says what went wrong for
+// people.
+int bind_listener(const std::string& address, std::string* error);
+// listen() on a socket from bind_listener(): from now on the kernel accepts connections for it.
+// Returns 0 or a negative errno.
+int start_listening(int fd, int backlog);
+// bind_listener() and start_listening() in one step.
 int open_listener(const std::string& address, int backlog, std::string* error);
 
 }  // namespace chorus::net

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -107,6 +108,12 @@ class uring_loop final : public event_loop {
             io_uring_prep_cancel_fd(sqe, _listeners[id], IORING_ASYNC_CANCEL_ALL);
             io_uring_sqe_set_data64(sqe, pack(op::cancel, 0, 0));
             io_uring_submit(&_ring);
+            // The accept in flight holds the socket: close() alone leaves it listening (in the
+            // SO_REUSEPORT group) until the cancel completes, which may be after this process
+            // has exited, when the ring is torn down; a connection the kernel queues on it
+            // meanwhile, even one meant for the next server on this port, is then reset.
+            // shutdown() stops the listening at once.
+            ::shutdown(_listeners[id], SHUT_RDWR);
             ::close(_listeners[id]);
             _listeners[id] = -1;
         }

@@ -1,5 +1,6 @@
 // Incremental RFC 6455 reader: turns a stream of received bytes into whole messages and control
 // frames, enforcing every framing rule (masking, lengths, fragmentation, UTF-8, close codes).
+// Text is checked as it arrives, so bad UTF-8 fails at the piece that holds it (RFC 6455 8.1).
 // No I/O: the connection feeds it what recv() returned and acts on the events.
 #pragma once
 
@@ -55,11 +56,15 @@ class message_reader {
   private:
     enum : uint8_t { state_header, state_payload, state_failed };
 
+    bool check_text(size_t from, size_t to, bool defer);
+    bool unchecked_text_invalid();
     bool read_header(std::span<uint8_t> input, size_t& position, read_result& result);
     bool validate_header(const uint8_t* header, read_result& result);
     bool reserve(size_t bytes);
-    read_result deliver(opcode op, uint8_t* payload, size_t size, size_t consumed);
+    read_result deliver(opcode op, uint8_t* payload, size_t size, size_t consumed,
+                        bool utf8_streamed);
     read_result fail(uint16_t code, const char* reason, size_t consumed);
+    read_result fail_text(size_t consumed);
 
     uint8_t* _buffer = nullptr;  // [message so far][current frame's payload], heap, lazy
     uint32_t _buffer_capacity = 0;
@@ -76,6 +81,10 @@ class message_reader {
     uint8_t _frame_opcode = 0;
     bool _frame_fin = false;
     uint16_t _fail_code = 0;
+    // Text bytes at the end of the message so far not checked yet: fragments that completed in
+    // the input next() is reading, checked in one pass with the next one. 0 between calls
+    // (unless the reader failed).
+    uint16_t _unchecked_text = 0;
     const char* _fail_reason = "";
 };
 

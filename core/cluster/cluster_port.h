@@ -6,9 +6,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,6 +96,24 @@ struct cluster_hub {
     // by a shard that knows, so readiness (/healthz "ok", the start-up wait) counts these.
     std::atomic<uint32_t> shards_linked{0};
     cluster_counters counters;
+
+    // The engine, once: the first connection attempt to every Redis server has finished (up or
+    // failed), and the link events it produced are in the shards' rings.
+    void mark_settled() {
+        std::lock_guard lock(_settled_mutex);
+        _settled = true;
+        _settled_changed.notify_all();
+    }
+    // The server: waits up to `limit` for mark_settled(); false if it did not come.
+    bool wait_settled(std::chrono::milliseconds limit) {
+        std::unique_lock lock(_settled_mutex);
+        return _settled_changed.wait_for(lock, limit, [this] { return _settled; });
+    }
+
+  private:
+    std::mutex _settled_mutex;
+    std::condition_variable _settled_changed;
+    bool _settled = false;
 };
 
 // True once every Redis server is reachable and every shard knows it (joins are served).
@@ -104,7 +125,8 @@ inline bool cluster_ready(const cluster_hub& hub, size_t shards) {
 class cluster_engine {
   public:
     virtual ~cluster_engine() = default;
-    // Starts the engine's thread. `hub` outlives the engine.
+    // Starts the engine's thread. `hub` outlives the engine. The engine connects to every Redis
+    // server at once and calls hub.mark_settled() when each first attempt has finished.
     virtual bool start(cluster_hub& hub, uint32_t shards, std::string* error) = 0;
     // Leaves the cluster (best effort, bounded) and joins the thread.
     virtual void stop() = 0;

@@ -1,11 +1,11 @@
 // The cluster's side of the room_sync seam: what a shard asks of it (join, leave, kick, events,
 // audio, whispers, the end of a pass), rooms opening and ending on this node, and the provider
 // that main wires in: the engine's thread and the rings between it and the shards.
-#include <unistd.h>
-
+#include <chrono>
 #include <cstdio>
 
 #include "core/cluster/cluster_sync.h"
+#include "core/limits.h"
 #include "core/local_sync.h"
 #include "core/metrics.h"
 
@@ -135,14 +135,19 @@ std::unique_ptr<room_sync> cluster_sync_provider::open(const sync_context& conte
     return std::make_unique<cluster_sync>(context, *_engine, _hub);
 }
 
+// Starts the engine and waits until its first connection attempt to every Redis server has
+// finished and the shards' rings hold what it found: joins must not be refused for a link that
+// is merely not connected yet. A Redis that is down at start fails that attempt at once (one
+// that does not answer, within the engine's connection set-up limit): the node serves degraded.
 bool cluster_sync_provider::start(std::string* error) {
     if (!_engine->start(_hub, _shards, error)) {
         *error = "cluster: " + *error;
         return false;
     }
-    // Joins need Redis: say "ready" once it answers (or after 5 s, degraded).
-    for (int i = 0; i < 500 && !cluster_ready(_hub, _shards); ++i) usleep(10'000);
-    if (!cluster_ready(_hub, _shards))
+    // The engine's own set-up limit (5 s) ends every first attempt well before this one.
+    if (!_hub.wait_settled(std::chrono::milliseconds(start_step_ms_max)))
+        std::fprintf(stderr, "chorusd: cluster: the engine's first Redis attempts did not end\n");
+    if (!_hub.up.load())
         std::fprintf(stderr, "chorusd: cluster: Redis unreachable; serving degraded\n");
     return true;
 }

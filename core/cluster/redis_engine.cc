@@ -69,6 +69,7 @@ void redis_engine::run() {
             if (s->state == link::up) heartbeat(*s, now);
         }
         flush_to_shards();
+        settle();
     }
     // Leave the cluster: the other nodes stop counting on us at their next heartbeat.
     uint64_t deadline = base::monotonic_ms() + 500;
@@ -81,6 +82,19 @@ void redis_engine::run() {
     }
     while (outstanding > 0 && base::monotonic_ms() < deadline) poll_once();
     take_requests();  // requests still queued get no answer: the shards are gone
+}
+
+// Once every server's first connection attempt has finished and what it told the shards is in
+// their rings, the server may open its listeners: a join then finds each link as it really is
+// (up, or down and refused as documented), never "not connected yet".
+void redis_engine::settle() {
+    if (_settled) return;
+    for (auto& s : _servers)
+        if (!s->attempted) return;
+    for (auto& queue : _overflow)
+        if (!queue.empty()) return;
+    _settled = true;
+    _hub->mark_settled();
 }
 
 void redis_engine::poll_once() {

@@ -116,6 +116,7 @@ class redis_engine final : public cluster_engine {
         redis_conn cmd, sub;
         link state = link::down;
         bool ever_up = false;
+        bool attempted = false;  // the first connection attempt has finished (up or failed)
         bool said_down = false;
         uint64_t next_attempt_ms = 0;
         uint64_t backoff_ms = backoff_first_ms;
@@ -144,6 +145,7 @@ class redis_engine final : public cluster_engine {
     void flush_to_shards();
     void publish_live();
     void update_up();
+    void settle();
     uint32_t home_shard(std::string_view room) const {
         return static_cast<uint32_t>(XXH3_64bits(room.data(), room.size()) % _shards);
     }
@@ -157,6 +159,7 @@ class redis_engine final : public cluster_engine {
     int _event_fd = -1;
     std::thread _thread;
     std::atomic<bool> _stopping{false};
+    bool _settled = false;
     std::vector<std::deque<cluster_event*>> _overflow;
     std::vector<bool> _wake_shard;
 };

@@ -55,6 +55,7 @@ void redis_engine::became_up(server& s) {
     if (s.ever_up) _hub->counters.reconnects.fetch_add(1, std::memory_order_relaxed);
     s.state = link::up;
     s.ever_up = true;
+    s.attempted = true;
     s.said_down = false;
     s.backoff_ms = backoff_first_ms;
     s.next_heartbeat_ms = 0;
@@ -79,6 +80,7 @@ void redis_engine::became_up(server& s) {
 void redis_engine::fail(server& s, const std::string& why) {
     bool was_up = s.state == link::up;
     s.state = link::down;
+    s.attempted = true;
     s.next_attempt_ms = base::monotonic_ms() + s.backoff_ms;
     s.backoff_ms = std::min(s.backoff_ms * 2, backoff_max_ms);
     if (!s.said_down) {

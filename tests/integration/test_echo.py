@@ -10,7 +10,7 @@ import pytest
 
 from harness import T, check_refusal
 from wsclient import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, ConnectionLost,
-                      close_payload, mask_payload)
+                      close_payload, encode_frame, mask_payload)
 
 MIB = 1024 * 1024
 
@@ -194,6 +194,38 @@ def test_truncated_utf8_at_message_end_is_1007(echo):
     echo.send_frame(OP_TEXT, b"fine ", fin=False)
     echo.send_frame(OP_CONT, b"\xf0\x9f\x8e", fin=True)
     echo.expect_close(1007, skip_data=False)
+
+
+# Autobahn 6.4.1-6.4.4 (fail fast on invalid UTF-8): "κόσμε", U+110000 encoded (invalid from
+# its second byte), then "edited". The 1007 close must arrive while the rest is still unsent:
+# each test waits for it with a generous deadline and never sends the rest.
+KOSME = "κόσμε".encode()
+FAIL_FAST = [(b"\xf4\x90\x80\x80", b"edited"), (b"\xf4\x90", b"\x80\x80edited")]
+
+
+@pytest.mark.parametrize("invalid,rest", FAIL_FAST, ids=["6.4.1", "6.4.2"])
+def test_invalid_utf8_fragment_closes_before_the_last_fragment(echo, invalid, rest):
+    echo.send_frame(OP_TEXT, KOSME, fin=False)
+    echo.send_frame(OP_CONT, invalid, fin=False)
+    echo.expect_close(1007, skip_data=False, timeout=T(10))  # the fragment with `rest` is unsent
+
+
+@pytest.mark.parametrize("invalid,rest", FAIL_FAST, ids=["6.4.3", "6.4.4"])
+def test_invalid_utf8_closes_before_the_frame_ends(echo, invalid, rest):
+    payload = KOSME + invalid + rest
+    frame = encode_frame(OP_TEXT, payload)
+    header = len(frame) - len(payload)
+    sent = header + len(KOSME) + len(invalid)
+    echo.send_raw(frame[: header + len(KOSME)])  # a valid beginning, then the invalid bytes
+    echo.send_raw(frame[header + len(KOSME) : sent])
+    echo.expect_close(1007, skip_data=False, timeout=T(10))  # frame[sent:] is unsent
+
+
+def test_invalid_utf8_in_the_first_chunk_of_a_frame_closes_at_once(echo):
+    payload = b"ok \xed\xa0\x80" + b"x" * 1000  # a surrogate: invalid from its second byte
+    frame = encode_frame(OP_TEXT, payload)
+    echo.send_raw(frame[: len(frame) - 1000])
+    echo.expect_close(1007, skip_data=False, timeout=T(10))
 
 
 @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 1100, 2999, 5000, 65535])

@@ -246,10 +246,12 @@ class Handshake:
 
     Splitting the two lets a test open many connections at once (concurrent joins).
     headers: extra or replacement request headers; a value of None removes a default header.
+    sock: a socket already connected to the server, to send the request on (rcvbuf is then
+    ignored).
     """
 
     def __init__(self, port, path, headers=None, subprotocols=None, host="127.0.0.1",
-                 timeout=None, rcvbuf=None, key=None):
+                 timeout=None, rcvbuf=None, key=None, sock=None):
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
         self.subprotocols = list(subprotocols or [])
         self.key = key if key is not None else base64.b64encode(os.urandom(16)).decode()
@@ -271,11 +273,15 @@ class Handshake:
         self.sent_key = fields.get("Sec-WebSocket-Key")
         request = f"GET {path} HTTP/1.1\r\n"
         request += "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf is not None:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect((host, port))
+        if sock is not None:
+            self.sock = sock
+            self.sock.settimeout(self.timeout)
+        else:
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            if rcvbuf is not None:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(self.timeout)
+            self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.sendall(request.encode("latin-1") if isinstance(request, str) else request)
 

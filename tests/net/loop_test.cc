@@ -440,6 +440,28 @@ TEST_P(LoopTest, CloseListenersRefusesNewConnections) {
     EXPECT_EQ(read_exact(fd, 4), "open");
 }
 
+// A draining server stops the loop right after closing its listeners: the port must stop
+// listening when close_listeners() returns, not when the backend gets round to letting go of the
+// socket (io_uring: its accept in flight holds it, possibly until after the process has exited),
+// or a connection queued on it meanwhile is reset.
+TEST_P(LoopTest, CloseListenersStopsListeningBeforeReturning) {
+    running_loop& loop = start();
+    uint16_t port = loop.listen();
+    loop.start();
+    client(port);
+    accepted(loop);
+    int refused_errno = 0;
+    int connected = 0;
+    ASSERT_TRUE(loop.handler.call([&] {
+        loop.loop->close_listeners();
+        connected = connect_client(port);  // on the loop thread: before any further pass
+        refused_errno = errno;
+    }));
+    EXPECT_EQ(connected, -1);
+    EXPECT_EQ(refused_errno, ECONNREFUSED);
+    if (connected >= 0) ::close(connected);
+}
+
 // The prefix starts with "Loop" so that the filter Loop* (the TSan run) selects the suite.
 INSTANTIATE_TEST_SUITE_P(Loop, LoopTest,
                          ::testing::Values(backend_kind::uring, backend_kind::epoll),

@@ -170,6 +170,145 @@ TEST(MessageReader, InvalidUtf8TextFails1007) {
               (events{{read_event::binary, "\xFF"}}));
 }
 
+// Autobahn 6.4.x: "κόσμε", U+110000 encoded (invalid from its second byte), then "edited".
+const std::string kosme = "\xCE\xBA\xE1\xBD\xB9\xCF\x83\xCE\xBC\xCE\xB5";
+
+bool has_failure(const events& list) {
+    return !list.empty() && list.back().event == read_event::fail;
+}
+
+// The stream is fed as stream[0..cut) then stream[cut..end): for every cut up to the bad byte the
+// reader must fail on the piece that ends just after that byte, and not on one that ends before.
+void expect_fail_at_byte(const std::string& stream, size_t bad_byte) {
+    for (size_t cut = 0; cut <= bad_byte; ++cut) {
+        for (size_t end : {bad_byte, bad_byte + 1}) {
+            message_reader reader(role::server, 1 << 20);
+            events got;
+            testing::feed(reader, stream.substr(0, cut), got);
+            ASSERT_FALSE(has_failure(got)) << "cut " << cut;
+            testing::feed(reader, stream.substr(cut, end - cut), got);
+            if (end == bad_byte) {
+                ASSERT_FALSE(has_failure(got)) << "cut " << cut << ", end " << end;
+            } else {
+                ASSERT_EQ(last(got), failure(1007)) << "cut " << cut << ", end " << end;
+            }
+        }
+    }
+}
+
+TEST(MessageReader, InvalidUtf8FailsAtTheFragmentHoldingIt) {
+    // 6.4.1 and 6.4.2: the third fragment never arrives, the second one is enough to fail.
+    for (const std::string bad : {"\xF4\x90\x80\x80", "\xF4\x90"}) {
+        const std::string first = client_frame(opcode::text, kosme, false);
+        const std::string second = client_frame(opcode::continuation, bad, false);
+        EXPECT_EQ(read_all(first), events{});
+        EXPECT_EQ(last(read_all(first + second)), failure(1007));
+        const std::string ping = client_frame(opcode::ping, "p");
+        const events with_ping = read_all(first + ping + second);
+        ASSERT_EQ(with_ping.size(), 2u);
+        EXPECT_EQ(with_ping[0], (event_record{read_event::ping, "p"}));
+        EXPECT_EQ(last(with_ping), failure(1007));
+        // Bad text wins over whatever comes after it in the same read, valid or not: a control
+        // frame, a bad frame, the last fragment, a fragment with RSV1 set. Also when the read
+        // ends inside that frame.
+        for (const std::string& after :
+             {client_frame(opcode::ping, "ping!"), raw_frame(0x93, "x"),
+              client_frame(opcode::continuation, "edited"), raw_frame(0x10, "x")}) {
+            const std::string stream = first + second + after;
+            for (size_t cut = first.size() + second.size(); cut <= stream.size(); ++cut) {
+                const events got = read_all(stream.substr(0, cut));
+                EXPECT_EQ(got.size(), 1u) << cut;
+                EXPECT_EQ(last(got), failure(1007)) << cut;
+            }
+        }
+        // The bad byte is 0x90, the second payload byte of the second fragment (after its
+        // 6-byte header); wherever the reads are cut, the failure comes with it.
+        expect_fail_at_byte(first + second, first.size() + 6 + 1);
+        expect_fail_at_byte(first + ping + second, first.size() + ping.size() + 6 + 1);
+    }
+}
+
+// `text` as a message in fragments of `fragment` bytes (cutting characters apart).
+std::string fragmented(const std::string& text, size_t fragment) {
+    std::string stream;
+    for (size_t start = 0; start == 0 || start < text.size(); start += fragment) {
+        const bool last_fragment = start + fragment >= text.size();
+        stream += client_frame(start == 0 ? opcode::text : opcode::continuation,
+                               text.substr(start, fragment), last_fragment);
+    }
+    return stream;
+}
+
+TEST(MessageReader, ManySmallFragmentsInOneReadAreCheckedTogether) {
+    std::string text;
+    while (text.size() < 300) text += "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x8E\xA4";
+    EXPECT_EQ(read_all(fragmented(text, 7)), (events{{read_event::text, text}}));
+    std::string bad = text;
+    bad[150] = '\xFF';
+    // Fragment 150 / 7 = 21 holds it: 22 headers of 6 bytes come before it in the stream.
+    expect_fail_at_byte(fragmented(bad, 7), 22 * 6 + 150);
+    // A run longer than what is left unchecked at once (64 KiB) is checked along the way.
+    std::string long_text;
+    while (long_text.size() < 70000) long_text += text;
+    EXPECT_EQ(read_all(fragmented(long_text, 100)), (events{{read_event::text, long_text}}));
+    for (size_t at : {size_t{5}, size_t{65600}, long_text.size() - 1}) {
+        std::string long_bad = long_text;
+        long_bad[at] = '\xFF';
+        EXPECT_EQ(last(read_all(fragmented(long_bad, 100))), failure(1007)) << at;
+        const std::string stream = fragmented(long_bad, 100);
+        const size_t bad_byte = (at / 100 + 1) * 6 + at;
+        EXPECT_EQ(last(read_all(stream.substr(0, bad_byte + 1))), failure(1007)) << at;
+        EXPECT_FALSE(has_failure(read_all(stream.substr(0, bad_byte)))) << at;
+    }
+}
+
+TEST(MessageReader, InvalidUtf8FailsAtThePieceOfAFrameHoldingIt) {
+    // 6.4.3 and 6.4.4: one frame whose payload arrives in pieces, the end withheld.
+    const std::string frame = client_frame(opcode::text, kosme + "\xF4\x90\x80\x80" + "edited");
+    const size_t bad_byte = 6 + kosme.size() + 1;
+    expect_fail_at_byte(frame, bad_byte);
+    EXPECT_EQ(last(read_all(frame.substr(0, bad_byte + 1))), failure(1007));
+    EXPECT_EQ(read_all(frame.substr(0, bad_byte)), events{});
+    // A 16-bit length frame cut in its middle, the bad byte far into the payload.
+    std::string long_text(3000, 'a');
+    long_text[2000] = '\xC0';
+    expect_fail_at_byte(client_frame(opcode::text, long_text), 8 + 2000);
+}
+
+TEST(MessageReader, TextEndingInsideACharacterFailsOnlyAtTheEnd) {
+    const std::string stream = client_frame(opcode::text, "fine ", false) +
+                               client_frame(opcode::continuation, "\xF0\x9F\x8E");
+    for (size_t cut = 0; cut < stream.size(); ++cut) {
+        EXPECT_FALSE(has_failure(read_all(stream.substr(0, cut)))) << cut;
+        EXPECT_EQ(last(read_split(stream, {cut})), failure(1007)) << cut;
+    }
+    const std::string frame = client_frame(opcode::text, "ok\xE2\x82");
+    for (size_t cut = 0; cut < frame.size(); ++cut) {
+        EXPECT_FALSE(has_failure(read_all(frame.substr(0, cut)))) << cut;
+        EXPECT_EQ(last(read_split(frame, {cut})), failure(1007)) << cut;
+    }
+}
+
+TEST(MessageReader, CharactersCutByFragmentsAndReadsAreAccepted) {
+    const std::string text = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x8E\xA4z";
+    for (size_t a = 0; a <= text.size(); ++a) {
+        for (size_t b = a; b <= text.size(); ++b) {
+            const std::string stream =
+                client_frame(opcode::text, text.substr(0, a), false) +
+                client_frame(opcode::continuation, text.substr(a, b - a), false) +
+                client_frame(opcode::continuation, text.substr(b));
+            const events expected{{read_event::text, text}};
+            for (size_t cut = 0; cut <= stream.size(); ++cut) {
+                ASSERT_EQ(read_split(stream, {cut}), expected) << a << " " << b << " " << cut;
+            }
+        }
+    }
+    const std::string frame = client_frame(opcode::text, text);
+    std::vector<size_t> every_byte;
+    for (size_t i = 1; i < frame.size(); ++i) every_byte.push_back(i);
+    EXPECT_EQ(read_split(frame, every_byte), (events{{read_event::text, text}}));
+}
+
 TEST(MessageReader, TooBigFailsAtHeaderTime) {
     EXPECT_EQ(read_all(client_frame(opcode::binary, std::string(100, 'a')), role::server, 100),
               (events{{read_event::binary, std::string(100, 'a')}}));

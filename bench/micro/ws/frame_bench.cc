@@ -1,7 +1,9 @@
 // Micro-benchmarks for the ws layer: reading (parse + unmask) and encoding frames at audio,
-// chat and large sizes, raw masking, and the full server handshake (parse, check, accept key).
+// chat and large sizes (text also in pieces and fragments), raw masking, and the full server
+// handshake (parse, check, accept key).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -95,6 +97,62 @@ void read_split_frame(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * frame.size()));
 }
 BENCHMARK(read_split_frame)->Args({65536, 4096})->Args({1024, 100});
+
+// Text of `size` bytes mixing ASCII with 2-, 3- and 4-byte characters, so that pieces and
+// fragments cut characters apart.
+std::string mixed_text(size_t size) {
+    const std::string unit = "chorus \xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x8E\xA4 ";
+    std::string text;
+    while (text.size() + unit.size() <= size) text += unit;
+    text.append(size - text.size(), 'a');
+    return text;
+}
+
+// A text frame split into pieces of `range(1)` bytes: its UTF-8 is checked as the pieces arrive.
+// The payload is unmasked while it is copied, so the input stays masked and is reused as is.
+void read_split_text_frame(benchmark::State& state) {
+    const size_t size = static_cast<size_t>(state.range(0));
+    const size_t piece = static_cast<size_t>(state.range(1));
+    std::string frame;
+    append_frame(frame, opcode::text, mixed_text(size), true, bench_mask_key);
+    message_reader reader(role::server, 1 << 20);
+    benchmark::IterationCount messages = 0;
+    for (auto _ : state) {
+        for (size_t start = 0; start < frame.size(); start += piece) {
+            const size_t n = std::min(piece, frame.size() - start);
+            const read_result result =
+                reader.next({reinterpret_cast<uint8_t*>(frame.data()) + start, n});
+            benchmark::DoNotOptimize(result.payload.data());
+            if (result.event == read_event::text) ++messages;
+        }
+    }
+    if (messages != state.iterations()) state.SkipWithError("unexpected events");
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * frame.size()));
+}
+BENCHMARK(read_split_text_frame)->Args({65536, 4096})->Args({1024, 100});
+
+// One text message in fragments of `range(1)` bytes, all in one receive.
+void read_fragmented_text(benchmark::State& state) {
+    const size_t size = static_cast<size_t>(state.range(0));
+    const size_t fragment = static_cast<size_t>(state.range(1));
+    const std::string text = mixed_text(size);
+    std::string stream;
+    for (size_t start = 0; start < size; start += fragment) {
+        const bool first = start == 0;
+        const bool last = start + fragment >= size;
+        append_frame(stream, first ? opcode::text : opcode::continuation,
+                     std::string_view(text).substr(start, fragment), last, bench_mask_key);
+    }
+    message_reader reader(role::server, 1 << 20);
+    for (auto _ : state) {
+        const read_result result =
+            reader.next({reinterpret_cast<uint8_t*>(stream.data()), stream.size()});
+        benchmark::DoNotOptimize(result.payload.data());
+        if (result.event != read_event::text) state.SkipWithError("unexpected event");
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * stream.size()));
+}
+BENCHMARK(read_fragmented_text)->Args({65536, 4096})->Args({4096, 100});
 
 void encode_frame(benchmark::State& state) {
     const size_t size = static_cast<size_t>(state.range(0));
