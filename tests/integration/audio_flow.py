@@ -32,6 +32,7 @@ class AudioFlow:
         self.sent = 0
         self.error = None
         self._stop = threading.Event()
+        self._speaker_done = threading.Event()  # set once `sent` is final
         self._cond = threading.Condition()
         self._threads = [threading.Thread(target=self._speak, daemon=True),
                          threading.Thread(target=self._listen, daemon=True)]
@@ -62,10 +63,15 @@ class AudioFlow:
                 time.sleep(max(0.0, next_at - time.monotonic()))
         except Exception as e:  # reported by check()
             self.error = e
+        finally:
+            self._speaker_done.set()
 
     def _listen(self):
+        # Until the speaker has finished and all it sent is here. Stopping on _stop instead lost
+        # the frame of a speaker held between its look at _stop and its send (a busy machine
+        # holds threads there for long): the listener left before that frame came.
         try:
-            while not (self._stop.is_set() and len(self.arrivals) >= self.sent):
+            while not (self._speaker_done.is_set() and len(self.arrivals) >= self.sent):
                 try:
                     m = self.listener.recv_msg(timeout=0.2)
                 except Timeout:
@@ -93,6 +99,7 @@ class AudioFlow:
     def check(self):
         self._stop.set()
         self._threads[0].join(T(5))
+        assert not self._threads[0].is_alive(), "the speaker did not stop"
         assert self.error is None, f"audio flow failed: {self.error!r}"
         self.wait_frames(self.sent, f"all {self.sent} audio frames")
         self._threads[1].join(T(5))
