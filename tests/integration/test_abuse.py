@@ -371,9 +371,10 @@ def test_invalid_json_storm_gets_bad_message_then_too_fast(server):
         assert first_too_fast <= 50 + 20 * elapsed + 1, codes[:60]
         assert codes.count("bad_message") <= 50 + 20 * elapsed + 1, (elapsed, len(codes))
         assert codes.count("too_fast") <= elapsed + 2, (elapsed, codes.count("too_fast"))
-        # The connection stays open, and the bucket refills.
-        abuser.send_json({"type": "ping", "t": "still here"})
-        assert abuser.recv_json("pong", timeout=T(2))["t"] == "still here"
+        # The connection stays open, and the bucket refills. The room's audio keeps arriving
+        # meanwhile, so the pong is not necessarily the next message.
+        before_pong = harness.barrier(abuser, "still here")
+        assert all(m[0] == "binary" for m in before_pong), before_pong
     assert_healthy(server, rss)
 
 
