@@ -287,7 +287,7 @@ def test_endless_continuation_frames_close_1009_at_the_limit(server, opcode):
         abuser.expect_close(1009, timeout=T(3))
         sender.join(T(5))
         # Nothing of the never-finished message reached the room.
-        assert all(len(frame) < 100 for _, frame in flow.arrivals)
+        assert all(len(frame) < 100 for *_, frame in flow.arrivals)
     assert_healthy(server, rss)
 
 
