@@ -5,6 +5,8 @@ same-node service and recovers without restarting nodes; Redis losing its data k
 increasing and member ids unique.
 """
 
+import ctypes
+import ctypes.util
 import time
 
 import pytest
@@ -491,7 +493,15 @@ def test_rooms_spread_over_two_redis_servers(redis):
     second = RedisServer()
     c = Cluster([redis, second], 2)
     try:
-        rooms = [uniq() for _ in range(8)]
+        # Random room names all hash to one server once in 128 runs: pick 4 for each server
+        # by the nodes' own hash (xxh3 with the cluster's seed, modulo the server count).
+        rooms, per_server = [], [0, 0]
+        while len(rooms) < 8:
+            room = uniq()
+            home = redis_server_for(room, 2)
+            if per_server[home] < 4:
+                per_server[home] += 1
+                rooms.append(room)
         pairs = []
         for room in rooms:
             a = join(c[0], room, "a")
@@ -516,3 +526,12 @@ def test_rooms_spread_over_two_redis_servers(redis):
         failures = c.stop()
         second.close()
     assert not failures, failures
+
+
+def redis_server_for(room, servers):
+    """The Redis server a node sends `room` to (redis_engine's server_for)."""
+    lib = ctypes.CDLL(ctypes.util.find_library("xxhash"))  # chorusd links it, so it is here
+    lib.XXH3_64bits_withSeed.restype = ctypes.c_uint64
+    lib.XXH3_64bits_withSeed.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint64]
+    data = room.encode()
+    return lib.XXH3_64bits_withSeed(data, len(data), 0x63686f72) % servers
