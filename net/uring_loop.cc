@@ -471,7 +471,9 @@ class uring_loop final : public event_loop {
                 _handler->on_hangup(conn, res);
             }
         } else if (slot->state == conn_state::lingering) {
-            if (res > 0 || res == -ENOBUFS) {
+            // -ECANCELED here is the read budget's cancel (begin_close leaves this state
+            // first): a throttled reader's close still drains rather than resetting.
+            if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
                 if (!more) _rearm.push_back(conn);  // keep draining until the peer closes
             } else {
                 begin_close(conn, slot);
