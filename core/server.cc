@@ -68,7 +68,27 @@ bool settle_config(server_context& context) {
 
 // One bound socket per shard, not listening yet: a bad or taken address fails here, before
 // anything starts, while a client that connects meanwhile is refused rather than left waiting.
+// A port another process listens on is refused, not shared: SO_REUSEPORT would split the new
+// connections between the two servers, and a room's members between two processes that cannot
+// hear each other. A predecessor still closing (a drain's listening window, or a killed process
+// whose kernel state is still going away) gets a few seconds to let go of the port.
 bool bind_listeners(const std::string& address, uint32_t count, std::vector<int>* fds) {
+    constexpr int kWaitSteps = 50;  // 5 s in 100 ms steps
+    for (int step = 0; net::address_has_listener(address); ++step) {
+        if (step == kWaitSteps) {
+            std::fprintf(stderr,
+                         "chorusd: cannot listen on %s: another process is listening on it "
+                         "(another chorusd?)\n",
+                         address.c_str());
+            return false;
+        }
+        if (step == 10)
+            std::fprintf(stderr,
+                         "chorusd: another process is listening on %s; waiting up to 5 s for "
+                         "it to close\n",
+                         address.c_str());
+        ::usleep(100'000);
+    }
     for (uint32_t i = 0; i < count; ++i) {
         std::string error;
         int fd = net::bind_listener(address, &error);

@@ -92,6 +92,26 @@ int bind_listener(const std::string& address, std::string* error) {
     return fd;
 }
 
+bool address_has_listener(const std::string& address) {
+    sockaddr_storage storage;
+    socklen_t length = 0;
+    if (!parse_address(address, &storage, &length)) return false;
+    if (storage.ss_family == AF_INET && reinterpret_cast<sockaddr_in*>(&storage)->sin_port == 0)
+        return false;
+    if (storage.ss_family == AF_INET6 && reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port == 0)
+        return false;
+    int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    // SO_REUSEADDR without SO_REUSEPORT: connections in TIME_WAIT do not count, a socket that
+    // listens on the port does, whoever owns it.
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    bool taken =
+        ::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0 && errno == EADDRINUSE;
+    ::close(fd);
+    return taken;
+}
+
 int start_listening(int fd, int backlog) {
     return ::listen(fd, backlog) == 0 ? 0 : -errno;
 }

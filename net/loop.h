@@ -122,6 +122,10 @@ std::unique_ptr<event_loop> make_epoll_loop(const loop_config& config, loop_hand
 // Returns the fd (owned by the caller) or a negative errno; `error` says what went wrong for
 // people.
 int bind_listener(const std::string& address, std::string* error);
+// Whether some socket already listens on "host:port" (any process, any user). SO_REUSEPORT
+// would let a second server join that socket's group and silently take half of the new
+// connections, so a server checks this before bind_listener(). False for port 0.
+bool address_has_listener(const std::string& address);
 // listen() on a socket from bind_listener(): from now on the kernel accepts connections for it.
 // Returns 0 or a negative errno.
 int start_listening(int fd, int backlog);

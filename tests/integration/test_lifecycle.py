@@ -3,6 +3,7 @@ treated as a network drop), SIGTERM with clients connected, and both event-loop 
 """
 
 import signal
+import subprocess
 import socket
 import time
 
@@ -10,7 +11,7 @@ import pytest
 
 import wsclient
 
-from harness import T, Reader, assert_fields, audio, uniq, wait_sessions, wait_until
+from harness import CHORUSD, T, Reader, assert_fields, audio, uniq, wait_sessions, wait_until
 from wsclient import ConnectionLost, Timeout
 
 # Drain and handshake deadlines far longer than any wait in these tests: a SIGTERM test whose
@@ -179,3 +180,21 @@ def test_close_frame_arrives_whatever_the_sweep_tick(chorusd):
         finally:
             c.sock.close()
         assert code == 1002, code
+
+
+def test_second_server_on_a_busy_port_refuses_to_start(chorusd):
+    # SO_REUSEPORT would let a second chorusd (`make run` twice) join the first one's port and take
+    # half of the new connections: the members of one room then sit in two processes that cannot
+    # hear each other. The second one must fail with a clear error, and the first keep serving.
+    server = chorusd()
+    room = uniq("busy")
+    first = server.join(room, user="a")
+    second = subprocess.run([CHORUSD, "--threads", "1", "--listen", f"127.0.0.1:{server.port}"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=T(30))
+    assert second.returncode != 0, second.stderr
+    assert "another process is listening" in second.stderr, second.stderr
+    assert "ready on" not in second.stderr, second.stderr
+    for i in range(4):  # every new connection still reaches the first server, in its room
+        c = server.join(room, user=f"u{i}")
+        assert first.recv_json("joined", timeout=T(10))["member"] == c.member
