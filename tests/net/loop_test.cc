@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <cstring>
 
 #include "tests/net/loop_test_harness.h"
@@ -491,6 +492,44 @@ TEST_P(LoopTest, ReadBudgetThrottlesWithoutLosingBytes) {
     std::string echoed = read_exact(fd, data.size());
     writer.join();
     EXPECT_TRUE(echoed == data) << "bytes lost or reordered under the read budget";
+}
+
+// A graceful close while the read budget has throttled the receive (io_uring: its cancel still
+// in flight) must keep draining what the peer sends until the peer closes, never close with
+// unread input: that is a reset, and the peer loses the reply before it reads it.
+TEST_P(LoopTest, GracefulCloseOfAThrottledReaderStillEndsWithEof) {
+    loop_config config;
+    config.recv_bytes_per_pass_max = 1024;
+    config.linger_ms = 30000;
+    running_loop& loop = start(config);
+    loop.handler.keep_bytes = true;
+    uint16_t port = loop.listen();
+    loop.start();
+    for (size_t round = 1; round <= 20; ++round) {
+        int fd = client(port);
+        conn_handle conn = accepted(loop, round);
+        ASSERT_TRUE(conn.valid());
+        std::atomic<bool> stop{false};
+        std::thread writer([&] {
+            const std::string chunk(4096, 'x');
+            while (!stop.load() && write_all(fd, chunk)) {
+            }
+        });
+        size_t before = loop.handler.with_lock([&] { return loop.handler.received.size(); });
+        ASSERT_TRUE(
+            loop.handler.wait([&] { return loop.handler.received.size() > before + 65536; }));
+        loop.handler.post([&loop, conn] { loop.handler.send_then_close(conn, "bye"); });
+        std::string rest;
+        int result = read_to_end(fd, &rest);
+        stop = true;
+        ::shutdown(fd, SHUT_RDWR);  // ends a send blocked on a full window
+        writer.join();
+        EXPECT_EQ(result, 0) << "round " << round << ": " << std::strerror(result);
+        EXPECT_EQ(rest, "bye") << "round " << round;
+        close_client(fd);
+        ASSERT_TRUE(closed(loop, conn));
+        if (HasFailure()) break;
+    }
 }
 
 }  // namespace
