@@ -20,7 +20,11 @@ import harness
 from harness import T, audio, uniq
 from wsclient import Timeout
 
-AUDIO_LATENCY_MAX = T(1.0)  # the server's share of speaker to listener, through the whole abuse
+# The server's share of speaker to listener, through the whole abuse. The bugs this catches (a
+# shard busy with an abuser while audio waits) hold audio for seconds; a loaded machine's stalls
+# that are not CPU waits (memory reclaim, I/O, which schedstat does not count) were seen to reach
+# 1.04 s under `make test-stress`, so the bound leaves room for them.
+AUDIO_LATENCY_MAX = T(2.0)
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 

@@ -132,6 +132,7 @@ class Server:
         self.port = port or free_port()
         self.args = [CHORUSD, "--listen", f"127.0.0.1:{self.port}"] + self.flags
         self._lines = []
+        self._line_times = []  # when each line arrived (time.monotonic())
         self._cond = threading.Condition()
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env)
@@ -169,7 +170,35 @@ class Server:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             with self._cond:
                 self._lines.append(line if is_stderr else "[stdout] " + line)
+                self._line_times.append(time.monotonic())
                 self._cond.notify_all()
+
+    def stderr_since(self, t0):
+        """The lines that arrived after time.monotonic() `t0`, each with its offset from it."""
+        with self._cond:
+            return "\n".join(f"+{at - t0:.3f}s {line}"
+                             for line, at in zip(self._lines, self._line_times) if at >= t0)
+
+    def thread_states(self):
+        """Each thread of the process: name, state and the kernel function it sleeps in (for a
+        process that does not exit: where it hangs)."""
+        out = []
+        try:
+            for tid in sorted(os.listdir(f"/proc/{self.proc.pid}/task"), key=int):
+                base = f"/proc/{self.proc.pid}/task/{tid}"
+                try:
+                    with open(f"{base}/comm") as f:
+                        name = f.read().strip()
+                    with open(f"{base}/stat") as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                    with open(f"{base}/wchan") as f:
+                        wchan = f.read().strip()
+                except OSError:
+                    continue
+                out.append(f"  {tid} {name} {state} {wchan}")
+        except OSError as e:
+            out.append(f"  (cannot read /proc: {e})")
+        return "\n".join(out) or "  (none left)"
 
     def stderr_text(self):
         with self._cond:
@@ -177,18 +206,22 @@ class Server:
 
     # ---- lifecycle ------------------------------------------------------------------------
     def terminate(self, timeout=None):
-        """SIGTERM, then waits; returns (exit code, seconds taken)."""
+        """SIGTERM, then waits; returns (exit code, seconds taken). The default wait is longer
+        than the default --drain-timeout (10 s), the promise a drain keeps; tests of a prompt
+        exit pass their own."""
         t0 = time.monotonic()
-        timeout = timeout if timeout is not None else T(5)
+        timeout = timeout if timeout is not None else T(15)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            where = self.thread_states()
             self.proc.kill()
             self.proc.wait()
-            raise AssertionError(f"chorusd did not exit within {timeout}s of SIGTERM\n"
-                                 f"{self.stderr_text()[-4000:]}")
+            raise AssertionError(f"chorusd did not exit within {timeout}s of SIGTERM; its "
+                                 f"threads then:\n{where}\nstderr, seconds after SIGTERM:\n"
+                                 f"{self.stderr_since(t0)[-4000:]}")
         for t in self._readers:
             t.join(T(5))
         return rc, time.monotonic() - t0
