@@ -55,6 +55,8 @@ cluster (docs/CLUSTER.md):
   --cluster-secret-file F     same, read from a file
   --node-id ID                this node's name in the cluster (default: the --listen address)
   --node-timeout D            a node silent this long is dead (default 3s)
+  --audio-batch D             room audio for another node waits up to D to go in one Redis
+                              message with the rest (default 5ms; 0: every engine pass)
   --help                      this text
 )";
 
@@ -89,6 +91,7 @@ bool parse_bytes(const std::string& flag, const std::string& text, uint64_t* out
 
 // --redis-password-file, for every --redis URL that carries no password of its own.
 std::string redis_password;
+uint64_t audio_batch_ms = 5;  // --audio-batch
 
 bool read_secret_file(const std::string& path, std::string* out) {
     std::ifstream file(path);
@@ -161,6 +164,11 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
             return fail("cannot read a password from --redis-password-file " + v);
         if (redis_password.find_first_of("\r\n") != std::string::npos)
             return fail("--redis-password-file " + v + " holds more than one line");
+        return true;
+    }
+    if (flag == "--audio-batch") {
+        if (!parse_duration(flag, v, &audio_batch_ms)) return false;
+        if (audio_batch_ms > 100) return fail("--audio-batch is at most 100ms (audio waits it)");
         return true;
     }
     if (flag == "--cluster-secret") return c.cluster_secret = v, true;
@@ -246,6 +254,7 @@ int main(int argc, char** argv) {
     cluster.node_timeout_ms = config.node_timeout_ms;
     cluster.heartbeat_ms = std::clamp<uint64_t>(config.node_timeout_ms / 3, 100, 1000);
     cluster.history = config.history;
+    cluster.audio_batch_ms = audio_batch_ms;
     chorus::core::cluster::cluster_sync_provider syncs(
         chorus::core::cluster::make_redis_engine(cluster));
     return chorus::core::run_server(config, syncs);

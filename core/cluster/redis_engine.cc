@@ -125,6 +125,10 @@ void redis_engine::poll_once() {
     bool backlog = false;
     for (auto& queue : _overflow) backlog |= !queue.empty();
     int timeout = backlog ? 1 : 50;
+    if (_batches_held) {  // wake up when the held audio is due
+        uint64_t now = base::monotonic_ms();
+        timeout = std::min<int>(timeout, _next_batch_ms > now ? int(_next_batch_ms - now) : 0);
+    }
     if (::poll(fds.data(), fds.size(), timeout) <= 0) return;
     if (fds[0].revents & POLLIN) {
         uint64_t value;
@@ -155,7 +159,17 @@ void redis_engine::take_requests() {
             },
             4096);
     }
-    for (auto& s : _servers) flush_batches(*s);  // one PUBLISH per peer node for this pass
+    flush_batches_when_due(base::monotonic_ms());
+}
+
+// The held audio goes out once per audio_batch_ms (every pass when 0): one PUBLISH per peer
+// node for all the frames of that time, whatever the load; a frame waits audio_batch_ms at most.
+void redis_engine::flush_batches_when_due(uint64_t now) {
+    if (!_batches_held) return;
+    if (now < _next_batch_ms) return;
+    for (auto& s : _servers) flush_batches(*s);
+    _batches_held = false;
+    _next_batch_ms = now + _config.audio_batch_ms;
 }
 
 void redis_engine::handle(cluster_request* request) {
@@ -219,6 +233,7 @@ void redis_engine::batch_audio(server& s, const cluster_request& request) {
         std::string& batch = s.batches[target];
         if (batch.empty()) begin_audio_batch(batch, _instance);
         append_audio_batch(batch, request.room, request.payload);
+        _batches_held = true;
         _hub->counters.batched_frames.fetch_add(1, std::memory_order_relaxed);
         if (batch.size() >= audio_batch_bytes_max) send_batch(s, target, batch);
     }

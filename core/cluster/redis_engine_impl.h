@@ -156,6 +156,7 @@ class redis_engine final : public cluster_engine {
     void batch_audio(server& s, const cluster_request& request);
     void send_batch(server& s, const std::string& target, std::string& batch);
     void flush_batches(server& s);
+    void flush_batches_when_due(uint64_t now);
     void on_audio_batch(std::string_view payload);
     void deliver(uint32_t shard, cluster_event* event);
     void flush_to_shards();
@@ -167,6 +168,8 @@ class redis_engine final : public cluster_engine {
     }
 
     engine_config _config;
+    uint64_t _next_batch_ms = 0;  // when the held audio batches go, at the latest
+    bool _batches_held = false;   // some server holds audio for a peer
     std::string _instance;
     std::string _own_audio_prefix;
     std::vector<std::unique_ptr<server>> _servers;

@@ -113,6 +113,7 @@ def test_requirepass_in_url_and_acl_user_from_password_file(secured):
         a2 = join(c[1], room, "a", resume=a.welcome["resume"],
                   last_seq=last_seq(col_a, a.welcome["seq"]))
         assert_fields(a2.welcome, {"member": a.member, "resumed": True})
+        col_b.finish()  # its reader would close the socket on the echoed close under us
         b.send_close(1000)
         Collector(a2, "a2").wait_text(lambda t: t.get("type") == "left", T(5), "a2: b left")
         clients = secured.command("CLIENT", "LIST").decode()
@@ -191,7 +192,9 @@ def test_bad_redis_flags_are_refused_without_echoing_the_password(tmp_path):
             (["--redis", "redis://chorus@127.0.0.1:1"], "needs a password"),
             (["--redis", "redis://h:1", "--redis-password-file", str(empty)], "password"),
             (["--redis-password-file", str(tmp_path / "missing"), "--redis", "redis://h:1"],
-             "password")]:
+             "password"),
+            (["--redis", "redis://h:1", "--audio-batch", "1s"], "at most 100ms"),
+            (["--redis", "redis://h:1", "--audio-batch", "soon"], "duration")]:
         p = subprocess.run([CHORUSD, "--cluster-secret", secret] + args, capture_output=True,
                            text=True, timeout=T(10))
         assert p.returncode == 2, (args, p.returncode, p.stderr)
