@@ -243,6 +243,86 @@ class RedisServer:
         return out
 
 
+class Partition:
+    """A TCP relay between chorusd nodes and one Redis server that can cut the path without
+    closing anything, as a network partition does: while cut it reads nothing and opens nothing
+    (the bytes in flight wait in the kernels, a new connection gets no answer), and heal() lets
+    everything through again. Point a node at .url instead of the Redis server's."""
+
+    def __init__(self, redis_port):
+        self.redis_port = redis_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = port_below_ephemeral()
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        self.open = threading.Event()
+        self.open.set()
+        self.closing = False
+        self.sockets = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def cut(self):
+        self.open.clear()
+
+    def heal(self):
+        self.open.set()
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client):
+        self.open.wait()
+        if self.closing:
+            client.close()
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.redis_port), timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self.lock:
+            self.sockets += [client, upstream]
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink):
+        try:
+            while True:
+                self.open.wait()
+                data = source.recv(65536)
+                if not data:
+                    break
+                self.open.wait()  # cut while this was read: it waits, never lost
+                sink.sendall(data)
+        except OSError:
+            pass
+        for x in (source, sink):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closing = True
+        self.open.set()
+        self.listener.close()
+        with self.lock:
+            for x in self.sockets:
+                x.close()
+
+
 # ---- chorusd nodes --------------------------------------------------------------------------
 class Cluster:
     """N chorusd nodes on one set of Redis servers. nodes[i] is a harness.Server (or None once
