@@ -249,8 +249,14 @@ class Partition:
     (the bytes in flight wait in the kernels, a new connection gets no answer), and heal() lets
     everything through again. Point a node at .url instead of the Redis server's."""
 
-    def __init__(self, redis_port):
+    def __init__(self, redis_port, delay=0.0, stall_every=0, stall=0.0):
+        """delay: seconds each chunk waits before it is passed on (one way); stall_every: every
+        n-th chunk (per direction) waits `stall` more, as TCP does when a segment is lost and
+        retransmitted after its timeout (loss cannot reorder or drop bytes inside TCP)."""
         self.redis_port = redis_port
+        self.delay, self.stall_every, self.stall = delay, stall_every, stall
+        self.chunks = 0
+        self.stalls = 0  # stalls emulated so far
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.port = port_below_ephemeral()
@@ -304,6 +310,14 @@ class Partition:
                 data = source.recv(65536)
                 if not data:
                     break
+                with self.lock:  # chunks are counted over all connections and directions
+                    self.chunks += 1
+                    stall = self.stall_every and self.chunks % self.stall_every == 0
+                    self.stalls += 1 if stall else 0
+                if self.delay:
+                    time.sleep(self.delay)  # the emulated link's latency
+                if stall:
+                    time.sleep(self.stall)  # an emulated retransmission
                 self.open.wait()  # cut while this was read: it waits, never lost
                 sink.sendall(data)
         except OSError:

@@ -10,7 +10,7 @@ import time
 from cluster_harness import redis  # noqa: F401 (a fixture)
 from cluster_harness import (Cluster, Collector, Partition, healthz, join, stop_collectors,
                              wait_chat, wait_healthy)
-from harness import T, uniq
+from harness import T, uniq, wait_until
 
 
 def frame(op, payload):
@@ -60,8 +60,11 @@ def test_node_cut_off_past_node_timeout_talks_locally_and_comes_back(redis):
 
         part.heal()
         wait_healthy(c[1], T(15))
-        # Re-registered: each member once in Redis, under its own id.
-        held = redis.command("HGETALL", f"chorus:{{{room}}}:m")
+        # Re-registered (the restore script runs once the link is up): each member once in
+        # Redis, under its own id.
+        key = f"chorus:{{{room}}}:m"
+        held = wait_until(lambda: (lambda h: h if len(h) >= 6 else None)(
+            redis.command("HGETALL", key)), T(10), "bob and carol re-registered")
         ids = sorted(int(held[i]) for i in range(0, len(held), 2))
         assert ids == sorted([alice.member, bob.member, carol.member]), held
         # The room works across nodes again, both ways.
@@ -96,4 +99,61 @@ def test_node_cut_off_past_node_timeout_talks_locally_and_comes_back(redis):
         stop_collectors()
         failures = c.stop()
         part.close()
+    assert not failures, failures
+
+
+def test_slow_lossy_path_to_redis_keeps_order_and_ids(redis):
+    # Both nodes reach Redis over a link with 2 ms each way and, every 5th chunk relayed, a
+    # 200 ms stall: what loss does to a TCP stream (the lost segment's retransmission holds back
+    # everything behind it), far more often than 1% loss would. The contract holds: one seq order, consecutive, on both nodes;
+    # each sender's audio in order; whispers to their target only; unique member ids.
+    links = [Partition(redis.port, delay=0.002, stall_every=5, stall=0.2) for _ in range(2)]
+    c = Cluster(redis, 0, resume_grace="5s", node_timeout="3s")
+    direct = c.base
+    try:
+        for link in links:
+            c.base = [link.url if x == redis.url else x for x in direct]
+            c.add_node()
+        c.base = direct
+        room = uniq()
+        people = {}
+        for i, name in enumerate(["a", "b", "d", "e"]):
+            people[name] = join(c[i % 2], room, name)
+        cols = {n: Collector(x, n) for n, x in people.items()}
+        cols["a"].wait(lambda s: len(s.of_type("joined")) == 3, T(10), "a: joins")
+        cols["d"].wait(lambda s: len(s.of_type("joined")) == 1, T(10), "d: e joined")
+        ids = [x.member for x in people.values()]
+        assert len(set(ids)) == 4, ids
+        n = 30
+        for i in range(n):
+            for name, x in people.items():
+                x.send_json({"type": "chat", "text": f"{name}{i}"})
+                x.send_binary(frame(1, f"{name}:{i:03d}".encode()))
+        people["a"].send_binary(bytes([2]) + people["b"].member.to_bytes(4, "big") + b"to b")
+        for name, col in cols.items():
+            col.wait(lambda s: len(s.of_type("chat")) >= 4 * n, T(30), f"{name}: chats")
+        orders = {name: [(e["seq"], e["text"]) for e in col.of_type("chat")]
+                  for name, col in cols.items()}
+        assert orders["a"] == orders["b"] == orders["d"] == orders["e"], "orders differ"
+        seqs = [s for s, _ in orders["a"]]
+        assert seqs == list(range(seqs[0], seqs[0] + 4 * n)), seqs
+        for name, x in people.items():
+            mine = [t for _, t in orders["a"] if t.startswith(name)]
+            assert mine == [f"{name}{i}" for i in range(n)], mine
+        for name, col in cols.items():
+            col.wait(lambda s: len([a for a in s.audio if a[0] == 1]) >= 3 * n, T(30),
+                     f"{name}: audio")
+            for other, x in people.items():
+                if other != name:
+                    assert col.audio_from(x.member) == \
+                        [f"{other}:{i:03d}".encode() for i in range(n)], (name, other)
+        cols["b"].wait(lambda s: s.audio_from(people["a"].member, op=2), T(10), "b: whisper")
+        for name in ("a", "d", "e"):
+            assert cols[name].audio_from(people["a"].member, op=2) == []
+        assert all(link.stalls > 0 for link in links), [link.stalls for link in links]
+    finally:
+        stop_collectors()
+        failures = c.stop()
+        for link in links:
+            link.close()
     assert not failures, failures
