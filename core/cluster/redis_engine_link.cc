@@ -101,15 +101,15 @@ void redis_engine::fail(server& s, const std::string& why) {
     ++s.failed_attempts;
     // Said once when it goes down, again when the reason changes (a wrong password after a
     // restart of Redis), and every still_down_log_ms while it stays: never a silent retry loop.
-    if (!s.said_down) {
-        std::fprintf(stderr, "chorusd: cluster: redis %s down (%s); retrying with back-off\n",
-                     s.name.c_str(), why.c_str());
-    } else if (why != s.last_reason || now - s.last_said_ms >= still_down_log_ms) {
-        std::fprintf(stderr, "chorusd: cluster: redis %s still down (%s; %llu attempts)\n",
-                     s.name.c_str(), why.c_str(),
-                     static_cast<unsigned long long>(s.failed_attempts));
-    }
     if (!s.said_down || why != s.last_reason || now - s.last_said_ms >= still_down_log_ms) {
+        if (!s.said_down) {
+            std::fprintf(stderr, "chorusd: cluster: redis %s down (%s); retrying with back-off\n",
+                         s.name.c_str(), why.c_str());
+        } else {
+            std::fprintf(stderr, "chorusd: cluster: redis %s still down (%s; %llu attempts)\n",
+                         s.name.c_str(), why.c_str(),
+                         static_cast<unsigned long long>(s.failed_attempts));
+        }
         std::fflush(stderr);
         s.said_down = true;
         s.last_reason = why;
@@ -246,10 +246,6 @@ void redis_engine::on_push(server& s, const redisReply* r) {
     }
     deliver(home_shard(event->room), event);
 }
-
-}  // namespace chorus::core::cluster::detail
-
-namespace chorus::core::cluster::detail {
 
 // A batch from another node: checked whole, then handed to each shard that is home to one of its
 // rooms (each shard relays the rooms it holds, in the batch's order).
