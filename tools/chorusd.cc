@@ -46,12 +46,17 @@ usage: chorusd [flags]
   --no-pin                    do not pin loop threads to cores
   --drain-timeout D           SIGTERM: wait this long for clients to go (default 10s)
 cluster (docs/CLUSTER.md):
-  --redis redis://HOST:PORT   share rooms with other nodes through Redis (repeatable: rooms are
+  --redis redis://[USER:PASSWORD@]HOST:PORT
+                              share rooms with other nodes through Redis (repeatable: rooms are
                               spread over the servers by hash; every node lists them in one order)
+  --redis-password-file F     the Redis password (AUTH) for every --redis without one; the user,
+                              if any, comes from the URL (redis://USER@HOST:PORT)
   --cluster-secret S          keys resume tokens on every node (required with --redis)
   --cluster-secret-file F     same, read from a file
   --node-id ID                this node's name in the cluster (default: the --listen address)
   --node-timeout D            a node silent this long is dead (default 3s)
+  --audio-batch D             room audio for another node waits up to D to go in one Redis
+                              message with the rest (default 5ms; 0: every engine pass)
   --help                      this text
 )";
 
@@ -83,6 +88,10 @@ bool parse_bytes(const std::string& flag, const std::string& text, uint64_t* out
     *out = *value;
     return true;
 }
+
+// --redis-password-file, for every --redis URL that carries no password of its own.
+std::string redis_password;
+uint64_t audio_batch_ms = 5;  // --audio-batch
 
 bool read_secret_file(const std::string& path, std::string* out) {
     std::ifstream file(path);
@@ -146,8 +155,20 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
         chorus::core::cluster::redis_address address;
         std::string error;
         if (!chorus::core::cluster::parse_redis_url(v, &address, &error))
-            return fail("--redis " + v + ": " + error);
+            return fail("--redis " + chorus::core::cluster::redact_redis_url(v) + ": " + error);
         c.redis.push_back(v);
+        return true;
+    }
+    if (flag == "--redis-password-file") {
+        if (!read_secret_file(v, &redis_password))
+            return fail("cannot read a password from --redis-password-file " + v);
+        if (redis_password.find_first_of("\r\n") != std::string::npos)
+            return fail("--redis-password-file " + v + " holds more than one line");
+        return true;
+    }
+    if (flag == "--audio-batch") {
+        if (!parse_duration(flag, v, &audio_batch_ms)) return false;
+        if (audio_batch_ms > 100) return fail("--audio-batch is at most 100ms (audio waits it)");
         return true;
     }
     if (flag == "--cluster-secret") return c.cluster_secret = v, true;
@@ -204,6 +225,10 @@ int main(int argc, char** argv) {
         fail("--max-frame is at most 64MiB");
         return 2;
     }
+    if (!redis_password.empty() && config.redis.empty()) {
+        fail("--redis-password-file needs --redis");
+        return 2;
+    }
     if (config.redis.empty()) {
         chorus::core::local_sync_provider local;
         return chorus::core::run_server(config, local);
@@ -217,12 +242,19 @@ int main(int argc, char** argv) {
         chorus::core::cluster::redis_address address;
         std::string error;
         chorus::core::cluster::parse_redis_url(url, &address, &error);
+        if (!address.has_credentials()) address.password = redis_password;
+        if (!address.user.empty() && !address.has_credentials()) {
+            fail("--redis " + chorus::core::cluster::redact_redis_url(url) + ": the user " +
+                 address.user + " needs a password, in the URL or in --redis-password-file");
+            return 2;
+        }
         cluster.servers.push_back(address);
     }
     cluster.node_id = config.node_id.empty() ? config.listen : config.node_id;
     cluster.node_timeout_ms = config.node_timeout_ms;
     cluster.heartbeat_ms = std::clamp<uint64_t>(config.node_timeout_ms / 3, 100, 1000);
     cluster.history = config.history;
+    cluster.audio_batch_ms = audio_batch_ms;
     chorus::core::cluster::cluster_sync_provider syncs(
         chorus::core::cluster::make_redis_engine(cluster));
     return chorus::core::run_server(config, syncs);

@@ -198,8 +198,10 @@ done
         echo "    ${t%%:*}_temp_path $abs/tmp/${t#*:};"
     done
     echo "    map \$http_upgrade \$connection_upgrade { default upgrade; '' close; }"
+    # The room map and the balancing line of deploy/nginx.conf (room affinity), as shipped.
+    awk '/^    map \$uri \$chorus_room \{/,/^    \}/' deploy/nginx.conf
     echo "    upstream chorus {"
-    echo "        least_conn;"
+    grep -E '^ +hash \$chorus_room consistent;' deploy/nginx.conf
     echo "        zone chorus 64k;"
     for port in "${NODE_PORTS[@]}"; do
         echo "        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"

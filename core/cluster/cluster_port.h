@@ -27,7 +27,7 @@ enum class cluster_op : uint8_t {
     follow,        // subscribe to the room's channel (before any script for it)
     unfollow,      // unsubscribe: the room has no member on this node any more
     script,        // run `script` with `args` once the room's subscription is confirmed
-    publish,       // publish `payload` on the room's channel (audio; no reply)
+    publish,       // room audio `payload` for the nodes named in `args` (batched; no reply)
     node_publish,  // publish `payload` on instance `target`'s own channel (whispers)
 };
 
@@ -57,6 +57,7 @@ enum class cluster_event_kind : uint8_t {
     node_message,  // a message on this instance's channel (whispers)
     link,          // Redis server `server` went up (ok) or down
     nodes,         // the live instances (`live`), once a heartbeat
+    audio_batch,   // room audio from another node (`payload`, core/cluster/audio_batch.h)
 };
 
 struct cluster_event {
@@ -84,6 +85,7 @@ struct cluster_counters {
     std::atomic<uint64_t> reconnects{0};
     std::atomic<uint64_t> dropped{0};
     std::atomic<uint64_t> scripts{0};
+    std::atomic<uint64_t> batched_frames{0};  // room audio frames sent inside audio batches
 };
 
 // The rings and shared state between N shards and the engine.

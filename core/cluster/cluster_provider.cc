@@ -168,7 +168,12 @@ void cluster_sync_provider::append_metrics(std::string& out) const {
                        "1 while every Redis server is reachable.",
                        _hub.up.load(std::memory_order_relaxed) ? 1 : 0);
     append_metric_line(out, "chorus_cluster_publishes_total", "counter",
-                       "Messages published to Redis (room audio, whispers).", c.publishes.load());
+                       "Messages published to Redis (audio batches, whispers).",
+                       c.publishes.load());
+    append_metric_line(out, "chorus_cluster_audio_batched_total", "counter",
+                       "Room audio frames sent to other nodes, inside audio batches (one per "
+                       "frame and peer node).",
+                       c.batched_frames.load());
     append_metric_line(out, "chorus_cluster_scripts_total", "counter",
                        "Room scripts run in Redis (joins, resumes, leaves, events).",
                        c.scripts.load());

@@ -7,6 +7,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/base/clock.h"
@@ -180,18 +181,41 @@ void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::
     run_room_script(r, room_script::event, std::move(args), std::move(op));
 }
 
-// Room audio crosses to each other node once: one publish per frame, only while the room has
-// members elsewhere.
+// Room audio crosses to each other node holding members of the room, once per node: the engine
+// batches the frames of one pass per peer node (core/cluster/audio_batch.h). Only while the room
+// has members elsewhere; a node known dead gets nothing (its members are away).
 void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame) {
     if (r.remote_members() == 0 || !link_up(r.id())) return;
+    uint16_t peers[16];
+    size_t count = 0;
+    bool many = false;
+    for (const auto& [id, m] : r.members()) {
+        uint16_t node = m->node;
+        if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
+        if (std::find(peers, peers + count, node) != peers + count) continue;
+        if (count == std::size(peers)) {
+            many = true;
+            break;
+        }
+        peers[count++] = node;
+    }
+    if (count == 0) return;
     auto* request = new cluster_request;
     request->op = cluster_op::publish;
     request->room = r.id();
-    request->payload.reserve(frame->size + _nodes[0].instance.size() + 3);
-    request->payload = "A|";
-    request->payload += _nodes[0].instance;
-    request->payload += '|';
-    request->payload.append(reinterpret_cast<const char*>(frame->data()), frame->size);
+    request->args.reserve(count);
+    for (size_t i = 0; i < count; ++i) request->args.push_back(_nodes[peers[i]].instance);
+    if (many) {  // a room over more than 16 other nodes: the rest, without the fixed array
+        for (const auto& [id, m] : r.members()) {
+            uint16_t node = m->node;
+            if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
+            const std::string& instance = _nodes[node].instance;
+            if (std::find(request->args.begin(), request->args.end(), instance) ==
+                request->args.end())
+                request->args.push_back(instance);
+        }
+    }
+    request->payload.assign(reinterpret_cast<const char*>(frame->data()), frame->size);
     cluster_post(request);
 }
 
@@ -255,6 +279,9 @@ void cluster_sync::on_cluster_event(cluster_event& e) {
         }
         case cluster_event_kind::node_message:
             on_node_message(e);
+            return;
+        case cluster_event_kind::audio_batch:
+            on_audio_batch(e);
             return;
         case cluster_event_kind::link:
             on_link(e);

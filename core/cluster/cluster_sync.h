@@ -105,6 +105,7 @@ class cluster_sync final : public room_sync {
     // cluster_sync_apply.cc: what comes from the other nodes
     void on_room_message(room& r, std::string& payload);
     void on_node_message(cluster_event& e);
+    void on_audio_batch(const cluster_event& e);
     void on_link(const cluster_event& e);
     void on_nodes(const cluster_event& e);
     void on_restore_reply(room& r, cluster_event& e);

@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "core/base/clock.h"
+#include "core/cluster/audio_batch.h"
 #include "core/cluster/cluster_sync.h"
 #include "core/limits.h"
 #include "core/local_sync.h"
@@ -160,6 +161,15 @@ void cluster_sync::relay_audio(room& r, std::string_view bytes) {
     shared_frame* frame = _writer.copy_frame(bytes);
     r.deliver_audio(frame, nullptr);
     _writer.pool().release(frame);
+}
+
+// Room audio of other nodes, many rooms in one message: the rooms this shard holds get theirs.
+void cluster_sync::on_audio_batch(const cluster_event& e) {
+    audio_batch batch;
+    if (!parse_audio_batch(e.payload, &batch) || batch.instance == _nodes[0].instance) return;
+    std::string_view records = batch.records, room_id, frame;
+    while (next_audio_record(records, &room_id, &frame))
+        if (room* r = _context.rooms.find(room_id)) relay_audio(*r, frame);
 }
 
 void cluster_sync::on_node_message(cluster_event& e) {

@@ -9,40 +9,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 
 namespace chorus::core::cluster {
-
-bool parse_redis_url(std::string_view url, redis_address* out, std::string* error) {
-    constexpr std::string_view scheme = "redis://";
-    if (url.substr(0, scheme.size()) != scheme) {
-        *error = "a Redis address looks like redis://host:port";
-        return false;
-    }
-    std::string_view rest = url.substr(scheme.size());
-    if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
-    size_t colon = rest.rfind(':');
-    std::string_view host = colon == std::string_view::npos ? rest : rest.substr(0, colon);
-    if (host.empty() || host.find('/') != std::string_view::npos ||
-        host.find('@') != std::string_view::npos) {
-        *error = "a Redis address looks like redis://host:port (no user, password or database)";
-        return false;
-    }
-    uint32_t port = 6379;
-    if (colon != std::string_view::npos) {
-        std::string_view digits = rest.substr(colon + 1);
-        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-        if (ec != std::errc() || end != digits.data() + digits.size() || port == 0 ||
-            port > 65535) {
-            *error = "the Redis port must be 1-65535";
-            return false;
-        }
-    }
-    out->host = std::string(host);
-    out->port = static_cast<uint16_t>(port);
-    return true;
-}
 
 redis_conn::~redis_conn() {
     close();

@@ -13,14 +13,9 @@
 #include <string_view>
 #include <vector>
 
-namespace chorus::core::cluster {
+#include "core/cluster/redis_url.h"
 
-// redis://host:port (host may be a name or an address; the port defaults to 6379).
-struct redis_address {
-    std::string host;
-    uint16_t port = 6379;
-};
-bool parse_redis_url(std::string_view url, redis_address* out, std::string* error);
+namespace chorus::core::cluster {
 
 class redis_conn {
   public:

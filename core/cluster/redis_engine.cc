@@ -55,6 +55,18 @@ std::string_view reply_text(const redisReply* r) {
                : std::string_view{};
 }
 
+std::string refusal_text(const redisReply* r) {
+    if (!r) return "no reply";
+    if (r->type != REDIS_REPLY_ERROR) return "unexpected reply type " + std::to_string(r->type);
+    std::string text(r->str, r->len);
+    if (text.starts_with("WRONGPASS") || text.starts_with("NOAUTH") ||
+        text.starts_with("ERR invalid password") || text.starts_with("ERR AUTH"))
+        text += " - check the user and password of --redis or --redis-password-file";
+    else if (text.starts_with("NOPERM"))
+        text += " - the Redis user lacks a permission chorusd needs (docs/CLUSTER.md, ACL)";
+    return text;
+}
+
 void redis_engine::run() {
     uint64_t now = base::monotonic_ms();
     for (auto& s : _servers) connect(*s, now);
@@ -113,6 +125,10 @@ void redis_engine::poll_once() {
     bool backlog = false;
     for (auto& queue : _overflow) backlog |= !queue.empty();
     int timeout = backlog ? 1 : 50;
+    if (_batches_held) {  // wake up when the held audio is due
+        uint64_t now = base::monotonic_ms();
+        timeout = std::min<int>(timeout, _next_batch_ms > now ? int(_next_batch_ms - now) : 0);
+    }
     if (::poll(fds.data(), fds.size(), timeout) <= 0) return;
     if (fds[0].revents & POLLIN) {
         uint64_t value;
@@ -127,6 +143,10 @@ void redis_engine::poll_once() {
         if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP)) ok = c->on_writable(&why);
         if (ok && (fds[i].revents & (POLLIN | POLLERR | POLLHUP)) && c->is_open())
             ok = c->on_readable(&why);
+        if (ok && !s->sub_error.empty()) {
+            why = std::move(s->sub_error);
+            ok = false;
+        }
         if (!ok) fail(*s, why);
     }
 }
@@ -139,6 +159,17 @@ void redis_engine::take_requests() {
             },
             4096);
     }
+    flush_batches_when_due(base::monotonic_ms());
+}
+
+// The held audio goes out once per audio_batch_ms (every pass when 0): one PUBLISH per peer
+// node for all the frames of that time, whatever the load; a frame waits audio_batch_ms at most.
+void redis_engine::flush_batches_when_due(uint64_t now) {
+    if (!_batches_held) return;
+    if (now < _next_batch_ms) return;
+    for (auto& s : _servers) flush_batches(*s);
+    _batches_held = false;
+    _next_batch_ms = now + _config.audio_batch_ms;
 }
 
 void redis_engine::handle(cluster_request* request) {
@@ -176,28 +207,60 @@ void redis_engine::handle(cluster_request* request) {
         case cluster_op::publish:
         case cluster_op::node_publish: {
             if (_stopping.load()) return;
-            if (request->op == cluster_op::node_publish) {
-                // The target's channel exists on every server: use the room's.
-                std::string channel = "chorus:node:" + request->target;
-                if (s.state != link::up || s.cmd.buffered_bytes() > publish_buffer_max) {
-                    _hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                s.cmd.command({"PUBLISH", channel, request->payload}, {});
-            } else {
-                if (s.state != link::up || s.cmd.buffered_bytes() > publish_buffer_max) {
-                    _hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);
-                    return;
-                }
-                s.cmd.command({"PUBLISH", key(request->room, "c"), request->payload}, {});
+            if (s.state != link::up || s.cmd.buffered_bytes() > publish_buffer_max) {
+                _hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);
+                return;
             }
+            if (request->op == cluster_op::publish) {
+                batch_audio(s, *request);
+                return;
+            }
+            // The target's channel exists on every server: use the room's. The audio batched
+            // before this whisper goes first, so one sender's order holds across both.
+            flush_batches(s);
+            s.cmd.command({"PUBLISH", "chorus:node:" + request->target, request->payload}, {});
             _hub->counters.publishes.fetch_add(1, std::memory_order_relaxed);
             return;
         }
     }
 }
 
+// Room audio for the peer nodes named in the request's args: appended to this pass's batch for
+// each of them (a room's frames always go through the room's server, so their order holds).
+void redis_engine::batch_audio(server& s, const cluster_request& request) {
+    for (const std::string& target : request.args) {
+        if (target.empty() || target == _instance) continue;
+        std::string& batch = s.batches[target];
+        if (batch.empty()) begin_audio_batch(batch, _instance);
+        append_audio_batch(batch, request.room, request.payload);
+        _batches_held = true;
+        _hub->counters.batched_frames.fetch_add(1, std::memory_order_relaxed);
+        if (batch.size() >= audio_batch_bytes_max) send_batch(s, target, batch);
+    }
+}
+
+void redis_engine::send_batch(server& s, const std::string& target, std::string& batch) {
+    if (audio_batch_empty(batch, _instance)) return;
+    s.cmd.command({"PUBLISH", "chorus:node:" + target, batch}, {});
+    _hub->counters.publishes.fetch_add(1, std::memory_order_relaxed);
+    begin_audio_batch(batch, _instance);
+}
+
+// Sends every batch of `s`; a peer that got nothing this pass loses its (idle) buffer, so the
+// map holds only the nodes audio is flowing to.
+void redis_engine::flush_batches(server& s) {
+    for (auto it = s.batches.begin(); it != s.batches.end();) {
+        if (audio_batch_empty(it->second, _instance)) {
+            it = s.batches.erase(it);
+            continue;
+        }
+        send_batch(s, it->first, it->second);
+        ++it;
+    }
+}
+
 void redis_engine::run_script(server& s, cluster_request* request) {
+    flush_batches(s);  // audio sent before this event stays before it
     std::vector<std::string_view> argv;
     std::string keys[4] = {key(request->room, "m"), key(request->room, "u"),
                            key(request->room, "meta"), key(request->room, "x")};
@@ -257,6 +320,7 @@ void redis_engine::deliver(uint32_t shard, cluster_event* event) {
     }
     // Past the cap only audio is dropped (a room event lost would cost a resync).
     bool audio =
+        event->kind == cluster_event_kind::audio_batch ||
         (event->kind == cluster_event_kind::room_message && event->payload.starts_with("A|")) ||
         (event->kind == cluster_event_kind::node_message && event->payload.starts_with("V|"));
     if (queue.size() >= shard_overflow_max && audio) {

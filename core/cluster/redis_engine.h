@@ -19,6 +19,9 @@ struct engine_config {
     uint64_t heartbeat_ms = 1000;
     uint64_t node_timeout_ms = 3000;
     uint32_t history = 1000;  // events kept in each room's Stream
+    // Room audio for other nodes is held this long at most and sent as one batch per peer node
+    // (0: at the end of every engine pass). Events and whispers send what is held first.
+    uint64_t audio_batch_ms = 5;
 };
 
 std::unique_ptr<cluster_engine> make_redis_engine(const engine_config& config);

@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "core/base/clock.h"
+#include "core/cluster/audio_batch.h"
 #include "core/cluster/redis_engine.h"
 #include "core/cluster/scripts.h"
 
@@ -25,8 +26,10 @@ namespace chorus::core::cluster::detail {
 inline constexpr size_t publish_buffer_max = 8u << 20;   // audio is dropped beyond this backlog
 inline constexpr size_t command_buffer_max = 64u << 20;  // scripts fail beyond this backlog
 inline constexpr size_t shard_overflow_max = 1u << 16;   // channel messages held for a full ring
+inline constexpr size_t audio_batch_bytes_max = 256u << 10;  // a batch is sent once this big
 inline constexpr uint64_t backoff_first_ms = 100;
 inline constexpr uint64_t backoff_max_ms = 2000;
+inline constexpr uint64_t still_down_log_ms = 30000;  // a server still down is logged this often
 inline constexpr int script_count = 5;
 
 // chorus:{ROOM}:SUFFIX, the key (or channel) of a room.
@@ -35,6 +38,9 @@ std::string key(std::string_view room, std::string_view suffix);
 std::string_view room_of(std::string_view channel);
 void copy_reply(const redisReply* in, reply_value* out);
 std::string_view reply_text(const redisReply* r);
+// An error reply for people: Redis's text, plus what to check when it is about credentials or
+// permissions. Redis never echoes the password in these.
+std::string refusal_text(const redisReply* r);
 
 class redis_engine final : public cluster_engine {
   public:
@@ -118,6 +124,10 @@ class redis_engine final : public cluster_engine {
         bool ever_up = false;
         bool attempted = false;  // the first connection attempt has finished (up or failed)
         bool said_down = false;
+        std::string last_reason;  // the last reason logged for being down
+        uint64_t last_said_ms = 0;
+        uint64_t failed_attempts = 0;
+        std::string sub_error;  // an error reply on the subscriber connection, to fail with
         uint64_t next_attempt_ms = 0;
         uint64_t backoff_ms = backoff_first_ms;
         std::string sha[script_count];
@@ -127,6 +137,8 @@ class redis_engine final : public cluster_engine {
         uint64_t heartbeat_sent_ms = 0;                      // 0: none outstanding
         uint64_t next_heartbeat_ms = 0;
         std::vector<std::string> live;
+        // Room audio of this pass per peer instance, sent as one PUBLISH on its node channel.
+        std::unordered_map<std::string, std::string> batches;
     };
 
     void run();
@@ -141,6 +153,11 @@ class redis_engine final : public cluster_engine {
     void on_push(server& s, const redisReply* reply);
     void subscribe(server& s, const std::string& channel);
     void reply(cluster_request* request, bool ok, const redisReply* value);
+    void batch_audio(server& s, const cluster_request& request);
+    void send_batch(server& s, const std::string& target, std::string& batch);
+    void flush_batches(server& s);
+    void flush_batches_when_due(uint64_t now);
+    void on_audio_batch(std::string_view payload);
     void deliver(uint32_t shard, cluster_event* event);
     void flush_to_shards();
     void publish_live();
@@ -151,6 +168,8 @@ class redis_engine final : public cluster_engine {
     }
 
     engine_config _config;
+    uint64_t _next_batch_ms = 0;  // when the held audio batches go, at the latest
+    bool _batches_held = false;   // some server holds audio for a peer
     std::string _instance;
     std::string _own_audio_prefix;
     std::vector<std::unique_ptr<server>> _servers;

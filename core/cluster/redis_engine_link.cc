@@ -15,16 +15,29 @@ void redis_engine::connect(server& s, uint64_t now) {
     s.next_attempt_ms = now + 5000;  // the whole set-up must answer within this
     s.sub.on_push = [this, &s](const redisReply* r) { on_push(s, r); };
     s.acks_due.clear();
+    s.sub_error.clear();
+    if (s.address.has_credentials()) {
+        // First on both connections; everything after it is pipelined behind it, and fails
+        // with the connection when Redis refuses.
+        std::vector<std::string_view> auth = {"AUTH"};
+        if (!s.address.user.empty()) auth.push_back(s.address.user);
+        auth.push_back(s.address.password);
+        s.cmd.command(auth, [this, &s](const redisReply* r) {
+            if (r && r->type == REDIS_REPLY_ERROR) fail(s, refusal_text(r));
+        });
+        s.sub.command(auth, {});  // its answer comes to on_push
+    }
     for (int i = 0; i < script_count; ++i) {
         std::string_view text = room_script_text(static_cast<room_script>(i));
         s.cmd.command({"SCRIPT", "LOAD", text}, [this, &s, i](const redisReply* r) {
             if (r && r->type == REDIS_REPLY_STRING) s.sha[i].assign(r->str, r->len);
+            if (r && r->type == REDIS_REPLY_ERROR) fail(s, "SCRIPT LOAD: " + refusal_text(r));
         });
     }
     std::string known = s.epoch < 0 ? std::string() : std::to_string(s.epoch);
     s.cmd.command({"EVAL", epoch_script_text(), "0", known}, [this, &s](const redisReply* r) {
         if (!r || r->type != REDIS_REPLY_INTEGER) {
-            if (r) fail(s, "epoch script: " + std::string(reply_text(r)));
+            if (r) fail(s, "epoch script: " + refusal_text(r));
             return;
         }
         for (const std::string& sha : s.sha)
@@ -57,6 +70,7 @@ void redis_engine::became_up(server& s) {
     s.ever_up = true;
     s.attempted = true;
     s.said_down = false;
+    s.failed_attempts = 0;
     s.backoff_ms = backoff_first_ms;
     s.next_heartbeat_ms = 0;
     s.heartbeat_sent_ms = 0;
@@ -81,14 +95,27 @@ void redis_engine::fail(server& s, const std::string& why) {
     bool was_up = s.state == link::up;
     s.state = link::down;
     s.attempted = true;
-    s.next_attempt_ms = base::monotonic_ms() + s.backoff_ms;
+    uint64_t now = base::monotonic_ms();
+    s.next_attempt_ms = now + s.backoff_ms;
     s.backoff_ms = std::min(s.backoff_ms * 2, backoff_max_ms);
-    if (!s.said_down) {
-        std::fprintf(stderr, "chorusd: cluster: redis %s down (%s); retrying with back-off\n",
-                     s.name.c_str(), why.c_str());
+    ++s.failed_attempts;
+    // Said once when it goes down, again when the reason changes (a wrong password after a
+    // restart of Redis), and every still_down_log_ms while it stays: never a silent retry loop.
+    if (!s.said_down || why != s.last_reason || now - s.last_said_ms >= still_down_log_ms) {
+        if (!s.said_down) {
+            std::fprintf(stderr, "chorusd: cluster: redis %s down (%s); retrying with back-off\n",
+                         s.name.c_str(), why.c_str());
+        } else {
+            std::fprintf(stderr, "chorusd: cluster: redis %s still down (%s; %llu attempts)\n",
+                         s.name.c_str(), why.c_str(),
+                         static_cast<unsigned long long>(s.failed_attempts));
+        }
         std::fflush(stderr);
         s.said_down = true;
+        s.last_reason = why;
+        s.last_said_ms = now;
     }
+    s.sub_error.clear();
     for (auto& [room, f] : s.rooms) {
         f.confirmed = false;
         std::vector<cluster_request*> waiting;
@@ -96,6 +123,7 @@ void redis_engine::fail(server& s, const std::string& why) {
         for (cluster_request* request : waiting) reply(request, false, nullptr);
     }
     s.live.clear();
+    s.batches.clear();  // audio that cannot go now is dropped, as when Redis is down
     s.heartbeat_sent_ms = 0;
     // Closing runs the pending callbacks with nullptr: their requests are answered "failed".
     s.sub.on_push = nullptr;
@@ -156,6 +184,12 @@ void redis_engine::publish_live() {
 }
 
 void redis_engine::on_push(server& s, const redisReply* r) {
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        // AUTH refused, or a SUBSCRIBE the user may not make: poll_once fails the link once
+        // this read is over (not from inside the connection's own callback).
+        if (s.sub_error.empty()) s.sub_error = "subscriber connection: " + refusal_text(r);
+        return;
+    }
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
     std::string_view type = reply_text(r->element[0]);
     std::string_view channel = reply_text(r->element[1]);
@@ -187,6 +221,10 @@ void redis_engine::on_push(server& s, const redisReply* r) {
     std::string_view payload = reply_text(r->element[2]);
     // Our own audio comes back from the channel: the shard has fanned it out already.
     if (payload.size() > _own_audio_prefix.size() && payload.starts_with(_own_audio_prefix)) return;
+    if (payload.starts_with("B|") && channel.starts_with("chorus:node:")) {
+        on_audio_batch(payload);
+        return;
+    }
     auto* event = new cluster_event;
     event->payload.assign(payload);
     if (channel.substr(0, 12) == "chorus:node:") {
@@ -207,6 +245,23 @@ void redis_engine::on_push(server& s, const redisReply* r) {
         return;
     }
     deliver(home_shard(event->room), event);
+}
+
+// A batch from another node: checked whole, then handed to each shard that is home to one of its
+// rooms (each shard relays the rooms it holds, in the batch's order).
+void redis_engine::on_audio_batch(std::string_view payload) {
+    audio_batch batch;
+    if (!parse_audio_batch(payload, &batch) || batch.instance == _instance) return;
+    std::vector<bool> homes(_shards, false);
+    std::string_view records = batch.records, room, frame;
+    while (next_audio_record(records, &room, &frame)) homes[home_shard(room)] = true;
+    for (uint32_t shard = 0; shard < _shards; ++shard) {
+        if (!homes[shard]) continue;
+        auto* event = new cluster_event;
+        event->kind = cluster_event_kind::audio_batch;
+        event->payload.assign(payload);
+        deliver(shard, event);
+    }
 }
 
 }  // namespace chorus::core::cluster::detail

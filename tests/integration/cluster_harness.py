@@ -7,6 +7,7 @@ Everything binds 127.0.0.1; every wait polls a socket or a condition with a dead
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -121,18 +122,27 @@ class RespReader:
         raise RespError(f"unexpected RESP reply {line!r}")
 
 
-def redis_command(port, *args, timeout=2.0):
-    """One command on a fresh connection; returns the decoded reply (bytes for bulk strings)."""
+def redis_command(port, *args, timeout=2.0, auth=()):
+    """One command on a fresh connection (after AUTH *auth when given); returns the decoded
+    reply (bytes for bulk strings)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        reader = RespReader(s)
+        if auth:
+            s.sendall(resp_encode(("AUTH",) + tuple(auth)))
+            reader.read()
         s.sendall(resp_encode(args))
-        return RespReader(s).read()
+        return reader.read()
 
 
 class RedisServer:
     """A private redis-server child on 127.0.0.1:<port>; its data lives in a temp dir."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, args=(), auth=()):
+        """args: more redis-server flags (e.g. --requirepass); auth: what this harness sends
+        to AUTH for its own commands (e.g. ("admin-password",))."""
         require(REDIS_SERVER, "redis-server")
+        self.args = list(args)
+        self.auth = tuple(auth)
         self.port = port or port_below_ephemeral()
         self.dir = tempfile.mkdtemp(prefix="chorus-redis-")
         self.proc = None
@@ -148,12 +158,12 @@ class RedisServer:
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--dir", self.dir, "--dbfilename", "dump.rdb",
-             "--daemonize", "no", "--protected-mode", "no"],
+             "--daemonize", "no", "--protected-mode", "no"] + self.args,
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + T(10)
         while True:
             try:
-                if redis_command(self.port, "PING", timeout=0.2) == "PONG":
+                if redis_command(self.port, "PING", timeout=0.2, auth=self.auth) == "PONG":
                     return
             except (OSError, RespError, ConnectionError):
                 pass
@@ -213,7 +223,7 @@ class RedisServer:
 
     # ---- checks ------------------------------------------------------------------------------
     def command(self, *args):
-        return redis_command(self.port, *args)
+        return redis_command(self.port, *args, auth=self.auth)
 
     def flushall(self):
         return self.command("FLUSHALL")
@@ -231,6 +241,100 @@ class RedisServer:
                 k, v = line.split(":", 1)
                 out[k] = v
         return out
+
+
+class Partition:
+    """A TCP relay between chorusd nodes and one Redis server that can cut the path without
+    closing anything, as a network partition does: while cut it reads nothing and opens nothing
+    (the bytes in flight wait in the kernels, a new connection gets no answer), and heal() lets
+    everything through again. Point a node at .url instead of the Redis server's."""
+
+    def __init__(self, redis_port, delay=0.0, stall_every=0, stall=0.0):
+        """delay: seconds each chunk waits before it is passed on (one way); stall_every: every
+        n-th chunk (per direction) waits `stall` more, as TCP does when a segment is lost and
+        retransmitted after its timeout (loss cannot reorder or drop bytes inside TCP)."""
+        self.redis_port = redis_port
+        self.delay, self.stall_every, self.stall = delay, stall_every, stall
+        self.chunks = 0
+        self.stalls = 0  # stalls emulated so far
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = port_below_ephemeral()
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(64)
+        self.open = threading.Event()
+        self.open.set()
+        self.closing = False
+        self.sockets = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}"
+
+    def cut(self):
+        self.open.clear()
+
+    def heal(self):
+        self.open.set()
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _connect(self, client):
+        self.open.wait()
+        if self.closing:
+            client.close()
+            return
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.redis_port), timeout=5)
+        except OSError:
+            client.close()
+            return
+        upstream.settimeout(None)
+        with self.lock:
+            self.sockets += [client, upstream]
+        for a, b in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source, sink):
+        try:
+            while True:
+                self.open.wait()
+                data = source.recv(65536)
+                if not data:
+                    break
+                with self.lock:  # chunks are counted over all connections and directions
+                    self.chunks += 1
+                    stall = self.stall_every and self.chunks % self.stall_every == 0
+                    self.stalls += 1 if stall else 0
+                if self.delay:
+                    time.sleep(self.delay)  # the emulated link's latency
+                if stall:
+                    time.sleep(self.stall)  # an emulated retransmission
+                self.open.wait()  # cut while this was read: it waits, never lost
+                sink.sendall(data)
+        except OSError:
+            pass
+        for x in (source, sink):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self):
+        self.closing = True
+        self.open.set()
+        self.listener.close()
+        with self.lock:
+            for x in self.sockets:
+                x.close()
 
 
 # ---- chorusd nodes --------------------------------------------------------------------------
@@ -548,7 +652,9 @@ http {{
         default upgrade;
         ''      close;
     }}
+{room_map}
     upstream chorus {{
+        {balance}
 {servers}
     }}
     server {{
@@ -560,7 +666,8 @@ http {{
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_next_upstream error timeout;
+            proxy_next_upstream error timeout http_503;
+            proxy_next_upstream_tries 3;
             proxy_connect_timeout 2s;
             proxy_read_timeout 1h;
             proxy_send_timeout 1h;
@@ -571,11 +678,28 @@ http {{
 """
 
 
-class Nginx:
-    """An nginx balancer over the given chorusd ports, run from a temp dir (no /etc/nginx)."""
+SHIPPED_NGINX_CONF = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "nginx.conf")
 
-    def __init__(self, upstream_ports):
+
+def shipped_balancing():
+    """The room map block and the balancing line of deploy/nginx.conf, so that the tests run
+    the room affinity that ships (not a copy of it)."""
+    with open(SHIPPED_NGINX_CONF) as f:
+        text = f.read()
+    room_map = re.search(r"^    map \$uri \$chorus_room \{\n.*?^    \}\n", text, re.M | re.S)
+    balance = re.search(r"^        (hash \$chorus_room consistent;|least_conn;)$", text, re.M)
+    assert room_map and balance, "deploy/nginx.conf lost its room map or its balancing line"
+    return room_map.group(0), balance.group(1)
+
+
+class Nginx:
+    """An nginx balancer over the given chorusd ports, run from a temp dir (no /etc/nginx).
+    balance: "shipped" (deploy/nginx.conf's room affinity) or an nginx balancing directive."""
+
+    def __init__(self, upstream_ports, balance="shipped"):
         require(NGINX, "nginx")
+        room_map, shipped = shipped_balancing()
+        balance = shipped if balance == "shipped" else balance
         self.dir = tempfile.mkdtemp(prefix="chorus-nginx-")
         self.port = port_below_ephemeral()
         servers = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;"
@@ -583,7 +707,8 @@ class Nginx:
         user = "user root root;" if os.geteuid() == 0 else ""
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
-            f.write(NGINX_CONF.format(user=user, dir=self.dir, port=self.port, servers=servers))
+            f.write(NGINX_CONF.format(user=user, dir=self.dir, port=self.port, servers=servers,
+                                      room_map=room_map, balance=balance))
         self.proc = subprocess.Popen(
             [NGINX, "-p", self.dir + "/", "-c", self.conf, "-e", os.path.join(self.dir,
                                                                              "error.log")],
@@ -643,6 +768,27 @@ def cluster_fixture(default_nodes):
             pytest.fail("chorusd node teardown failed:\n" + "\n".join(failures), pytrace=False)
 
     return cluster
+
+
+def nginx_fixture():
+    """An `nginx` fixture: nginx(ports, **kw) -> Nginx in front of those ports; every reader
+    and nginx are stopped after the test (before the nodes, which the cluster fixture stops)."""
+
+    @pytest.fixture
+    def nginx(cluster):
+        made = []
+
+        def make(ports, **kw):
+            lb = Nginx(ports, **kw)
+            made.append(lb)
+            return lb
+
+        yield make
+        stop_collectors()
+        for lb in made:
+            lb.stop()
+
+    return nginx
 
 
 def wait_chat(col, text, timeout=None):

@@ -9,13 +9,11 @@ import ctypes
 import ctypes.util
 import time
 
-import pytest
-
 import wsclient
 from cluster_harness import redis  # noqa: F401 (a fixture)
-from cluster_harness import (Cluster, Collector, Nginx, Pump, RedisServer, assert_consecutive,
-                             cluster_fixture, event_key, healthz, join, metric, stop_collectors,
-                             wait_chat, wait_healthy)
+from cluster_harness import (Cluster, Collector, Pump, RedisServer, assert_consecutive,
+                             cluster_fixture, event_key, healthz, join, metric, nginx_fixture,
+                             stop_collectors, wait_chat, wait_healthy)
 from harness import T, assert_fields, check_refusal, make_jwt, room_path, uniq, wait_until
 
 AUTH = "cluster-auth-secret"
@@ -439,19 +437,7 @@ def test_resume_that_cannot_happen_is_ordinary_join_on_any_node(cluster, chorusd
 
 
 # ---- behind nginx ----------------------------------------------------------------------------
-@pytest.fixture
-def nginx(cluster):
-    made = []
-
-    def make(ports):
-        lb = Nginx(ports)
-        made.append(lb)
-        return lb
-
-    yield make
-    stop_collectors()
-    for lb in made:
-        lb.stop()
+nginx = nginx_fixture()
 
 
 def sessions(node):

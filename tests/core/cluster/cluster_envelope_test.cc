@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include "core/cluster/redis_conn.h"
-
 namespace chorus::core {
 namespace {
 
@@ -81,20 +79,6 @@ TEST(ClusterEnvelope, MemberRecordRoundTrip) {
     for (const char* bad : {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1",
                             "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
         EXPECT_FALSE(parse_member_record(bad, &r)) << bad;
-}
-
-TEST(RedisUrl, Parses) {
-    cluster::redis_address a;
-    std::string error;
-    ASSERT_TRUE(cluster::parse_redis_url("redis://127.0.0.1:6390", &a, &error));
-    EXPECT_EQ(a.host, "127.0.0.1");
-    EXPECT_EQ(a.port, 6390);
-    ASSERT_TRUE(cluster::parse_redis_url("redis://cache.internal/", &a, &error));
-    EXPECT_EQ(a.host, "cache.internal");
-    EXPECT_EQ(a.port, 6379);
-    for (const char* bad : {"", "127.0.0.1:6379", "redis://", "redis://:6379", "redis://h:0",
-                            "redis://h:65536", "redis://h:x", "redis://u:p@h:1", "redis://h:1/2"})
-        EXPECT_FALSE(cluster::parse_redis_url(bad, &a, &error)) << bad;
 }
 
 }  // namespace

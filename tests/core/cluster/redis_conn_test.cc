@@ -40,7 +40,7 @@ class RedisConnTest : public ::testing::Test {
                 redis_conn probe;
                 std::string error;
                 bool pong = false;
-                if (probe.open({"127.0.0.1", _port}, &error)) {
+                if (probe.open(redis_address{"127.0.0.1", _port, "", ""}, &error)) {
                     probe.command({"PING"}, [&](const redisReply* r) {
                         pong = r && r->type == REDIS_REPLY_STATUS;
                     });
@@ -88,7 +88,7 @@ class RedisConnTest : public ::testing::Test {
 TEST_F(RedisConnTest, RepliesInOrderAndBinarySafe) {
     redis_conn c;
     std::string error;
-    ASSERT_TRUE(c.open({"127.0.0.1", _port}, &error)) << error;
+    ASSERT_TRUE(c.open(redis_address{"127.0.0.1", _port, "", ""}, &error)) << error;
     std::string binary("a\0b|\r\n\xff", 7);
     std::vector<std::string> got;
     c.command({"SET", "k", binary}, [&](const redisReply* r) { got.emplace_back(r->str, r->len); });
@@ -105,8 +105,8 @@ TEST_F(RedisConnTest, RepliesInOrderAndBinarySafe) {
 TEST_F(RedisConnTest, SubscriberGetsPushes) {
     redis_conn sub, pub;
     std::string error;
-    ASSERT_TRUE(sub.open({"127.0.0.1", _port}, &error));
-    ASSERT_TRUE(pub.open({"127.0.0.1", _port}, &error));
+    ASSERT_TRUE(sub.open(redis_address{"127.0.0.1", _port, "", ""}, &error));
+    ASSERT_TRUE(pub.open(redis_address{"127.0.0.1", _port, "", ""}, &error));
     std::vector<std::string> pushes;
     sub.on_push = [&](const redisReply* r) {
         ASSERT_EQ(r->type, REDIS_REPLY_ARRAY);
@@ -125,7 +125,7 @@ TEST_F(RedisConnTest, SubscriberGetsPushes) {
 TEST_F(RedisConnTest, CloseFailsPendingOnce) {
     redis_conn c;
     std::string error;
-    ASSERT_TRUE(c.open({"127.0.0.1", _port}, &error));
+    ASSERT_TRUE(c.open(redis_address{"127.0.0.1", _port, "", ""}, &error));
     int failed = 0, answered = 0;
     for (int i = 0; i < 3; ++i)
         c.command({"PING"}, [&](const redisReply* r) { (r ? answered : failed)++; });
@@ -140,7 +140,7 @@ TEST(RedisConn, RefusedPortFailsWithoutHanging) {
     redis_conn c;
     std::string error;
     // Port 1 on loopback: nothing listens there.
-    if (c.open({"127.0.0.1", 1}, &error)) {
+    if (c.open(redis_address{"127.0.0.1", 1, "", ""}, &error)) {
         pollfd p{c.fd(), POLLOUT, 0};
         ASSERT_EQ(poll(&p, 1, 2000), 1);
         EXPECT_FALSE(c.on_writable(&error));

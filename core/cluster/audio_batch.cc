@@ -1,0 +1,89 @@
+// Audio batch encoding and strict decoding (audio_batch.h).
+#include "core/cluster/audio_batch.h"
+
+namespace chorus::core::cluster {
+
+namespace {
+
+bool room_like(std::string_view room) {
+    if (room.empty() || room.size() > audio_batch_room_bytes_max) return false;
+    for (char c : room)
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '.' || c == '-'))
+            return false;
+    return true;
+}
+
+uint32_t read_u32(std::string_view in) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(in[0])) << 24 |
+           static_cast<uint32_t>(static_cast<unsigned char>(in[1])) << 16 |
+           static_cast<uint32_t>(static_cast<unsigned char>(in[2])) << 8 |
+           static_cast<uint32_t>(static_cast<unsigned char>(in[3]));
+}
+
+// One record off the front of `in`, checked. False when malformed or cut short.
+bool take_record(std::string_view& in, std::string_view* room, std::string_view* frame) {
+    if (in.empty()) return false;
+    size_t room_bytes = static_cast<unsigned char>(in[0]);
+    if (room_bytes == 0 || room_bytes > audio_batch_room_bytes_max ||
+        in.size() < 1 + room_bytes + 4)
+        return false;
+    *room = in.substr(1, room_bytes);
+    uint32_t frame_bytes = read_u32(in.substr(1 + room_bytes, 4));
+    size_t head = 1 + room_bytes + 4;
+    if (frame_bytes < 2 || frame_bytes > audio_batch_frame_bytes_max ||
+        in.size() - head < frame_bytes)
+        return false;
+    *frame = in.substr(head, frame_bytes);
+    in.remove_prefix(head + frame_bytes);
+    return room_like(*room);
+}
+
+}  // namespace
+
+void begin_audio_batch(std::string& out, std::string_view instance) {
+    out.clear();
+    out += "B|";
+    out += instance;
+    out += '|';
+}
+
+void append_audio_batch(std::string& out, std::string_view room, std::string_view frame) {
+    out += static_cast<char>(room.size());
+    out += room;
+    uint32_t n = static_cast<uint32_t>(frame.size());
+    char length[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                      static_cast<char>(n >> 8), static_cast<char>(n)};
+    out.append(length, 4);
+    out += frame;
+}
+
+bool audio_batch_empty(std::string_view batch, std::string_view instance) {
+    return batch.size() <= instance.size() + 3;
+}
+
+bool parse_audio_batch(std::string_view in, audio_batch* out) {
+    *out = audio_batch{};
+    if (!in.starts_with("B|")) return false;
+    in.remove_prefix(2);
+    size_t bar = in.find('|');
+    if (bar == 0 || bar == std::string_view::npos || bar > 256) return false;
+    std::string_view instance = in.substr(0, bar);
+    std::string_view records = in.substr(bar + 1);
+    if (records.empty()) return false;
+    size_t frames = 0;
+    for (std::string_view rest = records; !rest.empty(); ++frames) {
+        std::string_view room, frame;
+        if (!take_record(rest, &room, &frame)) return false;
+    }
+    out->instance = instance;
+    out->records = records;
+    out->frames = frames;
+    return true;
+}
+
+bool next_audio_record(std::string_view& records, std::string_view* room, std::string_view* frame) {
+    return take_record(records, room, frame);
+}
+
+}  // namespace chorus::core::cluster
