@@ -55,7 +55,7 @@ cluster (docs/CLUSTER.md):
   --cluster-secret-file F     same, read from a file
   --node-id ID                this node's name in the cluster (default: the --listen address)
   --node-timeout D            a node silent this long is dead (default 3s)
-  --audio-batch D             room audio for another node waits up to D to go in one Redis
+  --node-audio-batch D        room audio for another node waits up to D to go in one Redis
                               message with the rest (default 5ms; 0: every engine pass)
   --help                      this text
 )";
@@ -91,7 +91,7 @@ bool parse_bytes(const std::string& flag, const std::string& text, uint64_t* out
 
 // --redis-password-file, for every --redis URL that carries no password of its own.
 std::string redis_password;
-uint64_t audio_batch_ms = 5;  // --audio-batch
+uint64_t audio_batch_ms = 5;  // --node-audio-batch
 
 bool read_secret_file(const std::string& path, std::string* out) {
     std::ifstream file(path);
@@ -166,9 +166,10 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
             return fail("--redis-password-file " + v + " holds more than one line");
         return true;
     }
-    if (flag == "--audio-batch") {
+    if (flag == "--node-audio-batch") {
         if (!parse_duration(flag, v, &audio_batch_ms)) return false;
-        if (audio_batch_ms > 100) return fail("--audio-batch is at most 100ms (audio waits it)");
+        if (audio_batch_ms > 100)
+            return fail("--node-audio-batch is at most 100ms (audio waits it)");
         return true;
     }
     if (flag == "--cluster-secret") return c.cluster_secret = v, true;

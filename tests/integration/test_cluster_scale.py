@@ -193,8 +193,8 @@ def test_bad_redis_flags_are_refused_without_echoing_the_password(tmp_path):
             (["--redis", "redis://h:1", "--redis-password-file", str(empty)], "password"),
             (["--redis-password-file", str(tmp_path / "missing"), "--redis", "redis://h:1"],
              "password"),
-            (["--redis", "redis://h:1", "--audio-batch", "1s"], "at most 100ms"),
-            (["--redis", "redis://h:1", "--audio-batch", "soon"], "duration")]:
+            (["--redis", "redis://h:1", "--node-audio-batch", "1s"], "at most 100ms"),
+            (["--redis", "redis://h:1", "--node-audio-batch", "soon"], "duration")]:
         p = subprocess.run([CHORUSD, "--cluster-secret", secret] + args, capture_output=True,
                            text=True, timeout=T(10))
         assert p.returncode == 2, (args, p.returncode, p.stderr)
