@@ -64,11 +64,12 @@ def server_share(took, waited_before, waited_then):
     return took - min(max(0.0, waited_then - waited_before), max(0.0, took))
 
 
-class _StampedSocket:
-    """The listener's socket, read with recvmsg: remembers when the kernel received the bytes of
-    the last read (SO_TIMESTAMPNS, wall clock) and the shard's CPU wait just after it."""
+class StampedSocket:
+    """A client's socket, read with recvmsg: remembers when the kernel received the bytes of
+    the last read (SO_TIMESTAMPNS, wall clock) and, with `waited`, the shard's CPU wait just
+    after it."""
 
-    def __init__(self, sock, waited):
+    def __init__(self, sock, waited=lambda: 0.0):
         self._sock = sock
         self._waited = waited
         self.received = (time.time(), waited())
@@ -106,7 +107,7 @@ class AudioFlow:
         self.speaker.recv_json("joined")
         self.speaker_reader = harness.Reader(self.speaker)
         self._waited = shard_cpu_wait(server, self.room)
-        self.listener.sock = _StampedSocket(self.listener.sock, self._waited)
+        self.listener.sock = StampedSocket(self.listener.sock, self._waited)
         self.arrivals = []  # (kernel receipt time, shard CPU wait then, frame)
         self.sent = 0
         self.error = None

@@ -396,6 +396,7 @@ class Reader(threading.Thread):
         self.client = client
         self.binary = []
         self.events = []
+        self.event_times = []  # per event: its socket's last receipt time, if it records one
         self.error = None
         self.cond = threading.Condition()
         self.stop = False
@@ -412,8 +413,10 @@ class Reader(threading.Thread):
                         self.binary.append(m[1])
                     elif m[0] == "text":
                         self.events.append(json.loads(m[1]))
+                        self.event_times.append(getattr(self.client.sock, "received", (None,))[0])
                     else:
                         self.events.append({"type": "<" + m[0] + ">", "raw": m})
+                        self.event_times.append(getattr(self.client.sock, "received", (None,))[0])
                     self.cond.notify_all()
         except Exception as e:  # reported by wait_for / finish
             with self.cond:
