@@ -57,7 +57,8 @@ def chat_both_ways(x, col_x, y, col_y, tag):
 def test_room_ending_while_dead_nodes_member_is_away_keeps_node_alive(cluster):
     # One shard per node: the probe room's member times out in the same pass over the away list
     # as bob would have, so its `left` says that bob's grace has run out on node A too.
-    c = cluster(2, resume_grace="3s", flags=("--threads", "1"))
+    # The grace leaves this test's thread 6 s to close alice once B is dead, plenty on a busy box.
+    c = cluster(2, resume_grace="6s", flags=("--threads", "1"))
     room, probe = uniq(), uniq()
     alice = join(c[0], room, "alice")
     carol = join(c[0], probe, "carol")
@@ -69,10 +70,10 @@ def test_room_ending_while_dead_nodes_member_is_away_keeps_node_alive(cluster):
 
     t_kill = time.monotonic()
     c.kill(1)
-    time.sleep(DEAD_AFTER)  # node A declares B dead: bob and dave wait out the 3 s grace on A
+    time.sleep(DEAD_AFTER)  # node A declares B dead: bob and dave wait out the 6 s grace on A
     alice.close()  # close frame: alice leaves, the room ends on node A with bob still away
-    assert time.monotonic() - t_kill < 1.3 + 3.0, "alice left after bob's grace could be over"
-    left = col_carol.wait_text(lambda t: t.get("type") == "left", T(8), "carol: dave timed out")
+    assert time.monotonic() - t_kill < 1.3 + 6.0, "alice left after bob's grace could be over"
+    left = col_carol.wait_text(lambda t: t.get("type") == "left", T(12), "carol: dave timed out")
     assert_fields(left, {"member": dave.member, "user": "dave", "reason": "timeout"})
     # The pass over A's away list that let dave go met bob too, had he been left in it.
     wait_healthy(c[0], T(5))
