@@ -85,6 +85,7 @@ void cluster_sync::on_seats_reply(pending_op& op, room& r, cluster_event& e) {
         seat_error_to(r, op.by, "too_fast", "the seats are changing too fast; try again");
         return;
     }
+    _hub.counters.seat_retries.fetch_add(1, std::memory_order_relaxed);
     commit_seats(r, op.by, op.seat, current, op.tries + 1);
 }
 

@@ -9,7 +9,7 @@ import time
 
 from cluster_harness import redis  # noqa: F401 (a fixture)
 from cluster_harness import Collector, cluster_fixture, join, wait_chat
-from harness import T, assert_fields, uniq
+from harness import T, assert_fields, metric, uniq
 
 cluster = cluster_fixture(2)
 
@@ -83,6 +83,10 @@ def test_one_seat_raced_from_two_nodes_has_one_winner(cluster):
     assert len(takes) == 2 * rounds
     for n in range(rounds):
         assert seats_of(takes[2 * n])[0] is not None and seats_of(takes[2 * n + 1]) == [None]
+    # How many rounds the two nodes really raced (their requests crossed in Redis) depends on
+    # timing; it is printed for the record, never asserted.
+    print("seat commits retried:", sum(metric(n, "chorus_cluster_seat_retries_total") or 0
+                                       for n in (c[0], c[1])))
 
 
 def test_seat_and_hand_survive_a_resume_on_another_node(cluster):
