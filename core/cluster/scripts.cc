@@ -224,6 +224,28 @@ local seen = tonumber(ARGV[4])
 if seen > seq then redis.call('HSET', META, 'seq', string.format('%.0f', seen)) end
 redis.call('HSETNX', META, 'seats', ARGV[5])
 redis.call('HSETNX', META, 'hands', ARGV[6])
+-- The node changed seats or hands on its own while cut off: its members are told what the room
+-- has, by 0 (the seats in one event, about one of the node's members; each hand that differs in
+-- one event), so that nobody keeps a stale list.
+local seats, hands = redis.call('HGET', META, 'seats'), redis.call('HGET', META, 'hands')
+if ARGV[7] and seats ~= ARGV[5] then
+  emit('s', ARGV[7], seats, '', '{"type":"seats","seq":', ',"by":0,' .. seats_json(seats) .. '}')
+end
+if hands ~= ARGV[6] then
+  local had, has = {}, {}
+  for h in string.gmatch(ARGV[6], '%d+') do had[h] = true end
+  for h in string.gmatch(hands, '%d+') do has[h] = true end
+  for h in string.gmatch(ARGV[6], '%d+') do
+    if not has[h] then
+      emit('h', h, hands, '', '{"type":"hand","seq":', ',"by":0,"member":' .. h .. ',"raised":false}')
+    end
+  end
+  for h in string.gmatch(hands, '%d+') do
+    if not had[h] then
+      emit('h', h, hands, '', '{"type":"hand","seq":', ',"by":0,"member":' .. h .. ',"raised":true}')
+    end
+  end
+end
 local mine, added = {}, false
 for i = 7, #ARGV, 3 do
   local id, user, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]
