@@ -22,21 +22,29 @@ uint32_t read_u32(std::string_view in) {
 }
 
 // One record off the front of `in`, checked. False when malformed or cut short.
-bool take_record(std::string_view& in, std::string_view* room, std::string_view* frame) {
+bool take_record(std::string_view& in, audio_record* out) {
     if (in.empty()) return false;
     size_t room_bytes = static_cast<unsigned char>(in[0]);
-    if (room_bytes == 0 || room_bytes > audio_batch_room_bytes_max ||
-        in.size() < 1 + room_bytes + 4)
+    size_t head = 1 + room_bytes + 1 + 4 + 4;
+    if (room_bytes == 0 || room_bytes > audio_batch_room_bytes_max || in.size() < head)
         return false;
-    *room = in.substr(1, room_bytes);
-    uint32_t frame_bytes = read_u32(in.substr(1 + room_bytes, 4));
-    size_t head = 1 + room_bytes + 4;
+    out->room = in.substr(1, room_bytes);
+    out->level = static_cast<uint8_t>(in[1 + room_bytes]);
+    out->from = read_u32(in.substr(2 + room_bytes, 4));
+    uint32_t frame_bytes = read_u32(in.substr(6 + room_bytes, 4));
+    if (out->level > 127 && out->level != audio_batch_no_level) return false;
     if (frame_bytes < 2 || frame_bytes > audio_batch_frame_bytes_max ||
         in.size() - head < frame_bytes)
         return false;
-    *frame = in.substr(head, frame_bytes);
+    out->frame = in.substr(head, frame_bytes);
     in.remove_prefix(head + frame_bytes);
-    return room_like(*room);
+    return room_like(out->room);
+}
+
+void append_u32(std::string& out, uint32_t n) {
+    char bytes[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n)};
+    out.append(bytes, 4);
 }
 
 }  // namespace
@@ -48,14 +56,13 @@ void begin_audio_batch(std::string& out, std::string_view instance) {
     out += '|';
 }
 
-void append_audio_batch(std::string& out, std::string_view room, std::string_view frame) {
-    out += static_cast<char>(room.size());
-    out += room;
-    uint32_t n = static_cast<uint32_t>(frame.size());
-    char length[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                      static_cast<char>(n >> 8), static_cast<char>(n)};
-    out.append(length, 4);
-    out += frame;
+void append_audio_batch(std::string& out, const audio_record& record) {
+    out += static_cast<char>(record.room.size());
+    out += record.room;
+    out += static_cast<char>(record.level);
+    append_u32(out, record.from);
+    append_u32(out, static_cast<uint32_t>(record.frame.size()));
+    out += record.frame;
 }
 
 bool audio_batch_empty(std::string_view batch, std::string_view instance) {
@@ -73,8 +80,8 @@ bool parse_audio_batch(std::string_view in, audio_batch* out) {
     if (records.empty()) return false;
     size_t frames = 0;
     for (std::string_view rest = records; !rest.empty(); ++frames) {
-        std::string_view room, frame;
-        if (!take_record(rest, &room, &frame)) return false;
+        audio_record record;
+        if (!take_record(rest, &record)) return false;
     }
     out->instance = instance;
     out->records = records;
@@ -82,8 +89,8 @@ bool parse_audio_batch(std::string_view in, audio_batch* out) {
     return true;
 }
 
-bool next_audio_record(std::string_view& records, std::string_view* room, std::string_view* frame) {
-    return take_record(records, room, frame);
+bool next_audio_record(std::string_view& records, audio_record* out) {
+    return take_record(records, out);
 }
 
 }  // namespace chorus::core::cluster

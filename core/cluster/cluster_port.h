@@ -21,7 +21,7 @@
 namespace chorus::core {
 
 // The room scripts (core/cluster/scripts.cc); every one runs atomically in Redis.
-enum class room_script : uint8_t { join, resume, leave, event, restore };
+enum class room_script : uint8_t { join, resume, leave, event, restore, seats };
 
 enum class cluster_op : uint8_t {
     follow,        // subscribe to the room's channel (before any script for it)
@@ -40,6 +40,8 @@ struct cluster_request {
     std::string target;
     std::vector<std::string> args;
     std::string payload;
+    uint32_t from = 0;     // publish: the sender of the audio frame in `payload`
+    uint8_t level = 0xFF;  // publish: its 0x03 level (0..127), 0xFF for 0x01 audio
 };
 
 // A Redis reply, copied off the engine's thread.
@@ -86,6 +88,7 @@ struct cluster_counters {
     std::atomic<uint64_t> dropped{0};
     std::atomic<uint64_t> scripts{0};
     std::atomic<uint64_t> batched_frames{0};  // room audio frames sent inside audio batches
+    std::atomic<uint64_t> seat_retries{0};    // seat commits refused as stale and worked out again
 };
 
 // The rings and shared state between N shards and the engine.

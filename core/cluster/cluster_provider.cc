@@ -78,8 +78,15 @@ void cluster_sync::post_event(room& r, room_event&& event) {
                        std::move(event.after), mute ? event.member : 0);
 }
 
-void cluster_sync::publish_audio(room& r, const shared_frame* frame) {
-    cluster_publish_audio(r, frame);
+// A seat change is committed in Redis (compare and set) and comes back through the room's
+// channel, like every room event; degraded, it is applied among the members here.
+void cluster_sync::change_seats(room& r, member& by, const seat_request& request) {
+    if (!link_up(r.id())) return local_seats(r, by, request);
+    commit_seats(r, by.id, request, r.seats(), 0);
+}
+
+void cluster_sync::publish_audio(room& r, const shared_frame* frame, uint32_t from, uint8_t level) {
+    cluster_publish_audio(r, frame, from, level);
 }
 
 bool cluster_sync::route_whisper(room& r, member& target, const shared_frame* frame, char type) {
@@ -185,6 +192,9 @@ void cluster_sync_provider::append_metrics(std::string& out) const {
     append_metric_line(out, "chorus_cluster_dropped_total", "counter",
                        "Cluster messages dropped (Redis unreachable or its buffer full).",
                        c.dropped.load());
+    append_metric_line(out, "chorus_cluster_seat_retries_total", "counter",
+                       "Seat changes another change beat to Redis, worked out again.",
+                       c.seat_retries.load());
 }
 
 std::string cluster_sync_provider::describe() const {

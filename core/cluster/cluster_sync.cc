@@ -11,6 +11,7 @@
 #include <charconv>
 
 #include "core/base/clock.h"
+#include "core/cluster/audio_batch.h"
 #include "core/limits.h"
 #include "core/local_sync.h"
 #include "ws/frame.h"
@@ -91,7 +92,7 @@ uint64_t cluster_sync::run_room_script(room& r, room_script script, std::vector<
 
 std::string cluster_sync::record_of(const member& m) const {
     return make_member_record(_nodes[0].instance, m.resume_session, m.muted, m.admin_muted,
-                              escaped(m.user), escaped(m.name), m.speak);
+                              escaped(m.user), escaped(m.name), m.speak, m.admin);
 }
 
 // A join for the room at Redis: a member id unique in the cluster, the `joined` event's seq, and
@@ -112,7 +113,9 @@ void cluster_sync::cluster_join(session& s, room& r, pending_op op) {
                                      escaped(op.name),
                                      op.speak ? "1" : "0",
                                      std::to_string(_context.config.max_room_members),
-                                     std::to_string(_epochs[server])};
+                                     std::to_string(_epochs[server]),
+                                     op.admin ? "1" : "0",
+                                     new_room_seats()};
     s.parked = true;
     run_room_script(r, room_script::join, std::move(args), std::move(op));
 }
@@ -127,10 +130,13 @@ void cluster_sync::cluster_resume(session& s, std::string_view room_id, pending_
     op.kind = op_kind::resume;
     op.conn = s.conn;
     op.session = random_nonce();
-    std::vector<std::string> args = {
-        _nodes[0].instance,         std::to_string(op.member),
-        escaped(op.user),           std::to_string(op.resume_session),
-        std::to_string(op.session), op.has_last_seq ? std::to_string(op.last_seq) : ""};
+    std::vector<std::string> args = {_nodes[0].instance,
+                                     std::to_string(op.member),
+                                     escaped(op.user),
+                                     std::to_string(op.resume_session),
+                                     std::to_string(op.session),
+                                     op.has_last_seq ? std::to_string(op.last_seq) : "",
+                                     std::to_string((op.speak ? 1 : 0) + (op.admin ? 2 : 0))};
     s.parked = true;
     run_room_script(r, room_script::resume, std::move(args), std::move(op));
 }
@@ -183,8 +189,10 @@ void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::
 
 // Room audio crosses to each other node holding members of the room, once per node: the engine
 // batches the frames of one pass per peer node (core/cluster/audio_batch.h). Only while the room
-// has members elsewhere; a node known dead gets nothing (its members are away).
-void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame) {
+// has members elsewhere; a node known dead gets nothing (its members are away). A 0x03 frame's
+// level goes with it, for the other nodes' speaking sets.
+void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uint32_t from,
+                                         uint8_t level) {
     if (r.remote_members() == 0 || !link_up(r.id())) return;
     uint16_t peers[16];
     size_t count = 0;
@@ -216,6 +224,8 @@ void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame) {
         }
     }
     request->payload.assign(reinterpret_cast<const char*>(frame->data()), frame->size);
+    request->from = from;
+    request->level = level <= 127 ? level : audio_batch_no_level;
     cluster_post(request);
 }
 
@@ -269,6 +279,9 @@ void cluster_sync::on_cluster_event(cluster_event& e) {
                 case op_kind::restore:
                     on_restore_reply(rm, e);
                     break;
+                case op_kind::seats:
+                    on_seats_reply(op, rm, e);
+                    break;
             }
             if (room* again = _context.rooms.find(op.room)) maybe_end_room(*again);
             return;
@@ -298,7 +311,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     const reply_value& v = e.value;
     bool full = v.type == reply_value::kind::array && !v.items.empty() &&
                 v.items[0].type == reply_value::kind::string && v.items[0].text == "full";
-    if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 3) {
+    if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 5) {
         // The script may have run with its answer lost: the room gets a restore once Redis is
         // back, which lets go of a member registered for nobody.
         if (!e.ok) _orphans.insert(r.id());
@@ -315,6 +328,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     uint32_t id = static_cast<uint32_t>(as_number(v.items[0]));
     uint64_t seq = as_number(v.items[1]);
     if (!state(r).synced) load_members(r, v.items[2], id);
+    if (!state(r).synced) load_seats(r, v.items[3], v.items[4]);
     if (!state(r).synced) {
         state(r).synced = true;
         r.ledger().advance_to(seq);
@@ -335,7 +349,8 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
         _context.host.upgrade(*s, op.chorus_v1);
         r.attach(m, *s);  // present once its welcome is out
     }
-    state(r).welcomes.push_back(welcome_for(r, m, seq, false, op.resume_failed, v.items[2]));
+    state(r).welcomes.push_back(
+        welcome_for(r, m, seq, false, op.resume_failed, v.items[2], v.items[3], v.items[4]));
     deliver_welcomes(r);
     apply_early(r);
 }
@@ -353,7 +368,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         }
         return;
     }
-    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) {
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 6) {
         if (!e.ok) _orphans.insert(r.id());
         if (s) {
             s->parked = false;
@@ -365,6 +380,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     bool gap = as_number(v.items[1]) != 0;
     if (!state(r).synced) {
         load_members(r, v.items[3], op.member);
+        load_seats(r, v.items[4], v.items[5]);
         state(r).synced = true;
         r.ledger().advance_to(seq);
     }
@@ -399,7 +415,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     s->parked = false;
     _context.host.upgrade(*s, op.chorus_v1);
     r.attach(*m, *s);
-    welcome_wait w = welcome_for(r, *m, seq, true, gap, v.items[3]);
+    welcome_wait w = welcome_for(r, *m, seq, true, gap, v.items[3], v.items[4], v.items[5]);
     if (!gap) {
         for (const reply_value& item : v.items[2].items) {
             envelope env;
@@ -414,7 +430,15 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
 
 // A welcome that waits for the room to reach its seq; its member list comes from Redis.
 welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, bool resumed,
-                                       bool gap, const reply_value& members) const {
+                                       bool gap, const reply_value& members,
+                                       const reply_value& seats_text,
+                                       const reply_value& hands_text) const {
+    seat_state seats;  // as of seq: what the script saw (left empty if it is not well-formed)
+    (void)seats.decode_seats(seats_text.text);
+    (void)seats.decode_hands(hands_text.text);
+    std::string seats_json, hands_json;
+    seats.append_seats_json(seats_json);
+    seats.append_hands_json(hands_json);
     welcome_wait w;
     w.member = m.id;
     w.seq = seq;
@@ -422,9 +446,10 @@ welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, b
              "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"" + escaped(m.user) +
              "\",\"name\":\"" + escaped(m.name) + "\",\"seq\":" + std::to_string(seq) +
              ",\"resumed\":" + (resumed ? "true" : "false") +
-             ",\"gap\":" + (gap ? "true" : "false") + ",\"resume\":\"" +
-             local_rules::resume_token(_context, r, m) +
-             "\",\"members\":" + members_json(members, m.id) + "}";
+             ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
+             ",\"resume\":\"" + local_rules::resume_token(_context, r, m) + "\",\"seats\":{" +
+             seats_json + "},\"hands\":" + hands_json +
+             ",\"members\":" + members_json(members, m.id) + "}";
     return w;
 }
 
@@ -443,8 +468,13 @@ void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
         if (m->connection) _writer.close(*m->connection, 4001, "kicked");
         std::string after = ",\"member\":" + std::to_string(m->id) + ",\"user\":\"" +
                             escaped(m->user) + "\",\"reason\":\"" + op.reason + "\"}";
+        uint32_t id = m->id;
         erase_member(r, *m);
         local_event(r, "{\"type\":\"left\",\"seq\":", after);
+        if (r.seats().stand(id))
+            local_event(r, seats_event_before, seats_event_after(r.seats(), 0));
+        if (r.seats().lower_hand(id))
+            local_event(r, hand_event_before, hand_event_after(0, id, false));
         return;
     }
     if (as_number(e.value) == 0) {

@@ -32,6 +32,11 @@ void cluster_sync::on_room_message(room& r, std::string& payload) {
         case 'A':
             if (env.instance != _nodes[0].instance) relay_audio(r, env.body);
             return;
+        case 'L':
+            if (env.instance == _nodes[0].instance) return;
+            relay_audio(r, env.body);
+            r.speaking().note(env.member, env.level, base::monotonic_ms());
+            return;
         case 'M':
         case 'R':
             if (!state(r).synced) {  // applied once the member list is here (idempotent, in order)
@@ -92,8 +97,16 @@ void cluster_sync::apply_event(room& r, const envelope& env) {
                 auto fresh = std::make_unique<member>();
                 fresh->id = env.member;
                 fresh->node = node_index(env.a1);
+                fresh->speak = env.a2.empty() || env.a2[0] == '1';
+                fresh->admin = env.a2.size() > 1 && env.a2[1] == '1';
                 add_member(r, std::move(fresh));
             }
+            break;
+        case 's':
+            (void)r.seats().decode_seats(env.a1);
+            break;
+        case 'h':
+            (void)r.seats().decode_hands(env.a1);
             break;
         case 'l':
             if (m) {
@@ -167,9 +180,15 @@ void cluster_sync::relay_audio(room& r, std::string_view bytes) {
 void cluster_sync::on_audio_batch(const cluster_event& e) {
     audio_batch batch;
     if (!parse_audio_batch(e.payload, &batch) || batch.instance == _nodes[0].instance) return;
-    std::string_view records = batch.records, room_id, frame;
-    while (next_audio_record(records, &room_id, &frame))
-        if (room* r = _context.rooms.find(room_id)) relay_audio(*r, frame);
+    std::string_view records = batch.records;
+    audio_record record;
+    uint64_t now = base::monotonic_ms();
+    while (next_audio_record(records, &record)) {
+        room* r = _context.rooms.find(record.room);
+        if (!r) continue;
+        relay_audio(*r, record.frame);
+        if (record.level != audio_batch_no_level) r->speaking().note(record.from, record.level, now);
+    }
 }
 
 void cluster_sync::on_node_message(cluster_event& e) {
@@ -242,7 +261,8 @@ void cluster_sync::restore_rooms(uint32_t server) {
 }
 
 void cluster_sync::restore_room(room& r) {
-    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq())};
+    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq()),
+                                     r.seats().encode_seats(), r.seats().encode_hands()};
     for (auto& [member_id, m] : r.members()) {
         if (m->node != 0 || m->leaving) continue;
         std::string user;
@@ -260,7 +280,8 @@ void cluster_sync::restore_room(room& r) {
 void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
     state(r).restoring = false;
     const reply_value& v = e.value;
-    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 2) return;
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) return;
+    load_seats(r, v.items[2], v.items[3]);
     uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
     // Members elsewhere that are gone now, we missed their `left` while cut off.
     std::unordered_map<uint32_t, std::string_view> listed;
@@ -281,6 +302,8 @@ void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
             auto fresh = std::make_unique<member>();
             fresh->id = id;
             fresh->muted = record.muted;
+            fresh->speak = record.speak;
+            fresh->admin = record.admin;
             fresh->node = node_index(record.instance);
             member& m = add_member(r, std::move(fresh));
             if (_nodes[m.node].dead) r.hold(m, deadline);  // its node died: it times out too
@@ -360,10 +383,17 @@ void cluster_sync::load_members(room& r, const reply_value& pairs, uint32_t exce
         auto fresh = std::make_unique<member>();
         fresh->id = id;
         fresh->muted = record.muted;
+        fresh->speak = record.speak;
+        fresh->admin = record.admin;
         fresh->node = node_index(record.instance);
         member& m = add_member(r, std::move(fresh));
         if (_nodes[m.node].dead) r.hold(m, deadline);
     }
+}
+
+void cluster_sync::load_seats(room& r, const reply_value& seats, const reply_value& hands) {
+    (void)r.seats().decode_seats(seats.text);
+    (void)r.seats().decode_hands(hands.text);
 }
 
 std::string cluster_sync::members_json(const reply_value& pairs, uint32_t except) const {
@@ -382,6 +412,8 @@ std::string cluster_sync::members_json(const reply_value& pairs, uint32_t except
         out += record.muted ? "true" : "false";
         out += ",\"speak\":";
         out += record.speak ? "true" : "false";
+        out += ",\"admin\":";
+        out += record.admin ? "true" : "false";
         out += '}';
     }
     out += ']';
@@ -415,6 +447,7 @@ void cluster_sync::send_welcome(room& r, member& m, welcome_wait& w) {
     }
     r.ledger().replay(w.seq, [&](shared_frame* event) { _writer.queue_control(s, event); });
     r.flush_held(m);
+    r.send_speaking(m);
     if (!m.connection) return;  // closed as a slow consumer meanwhile
     r.make_present(m);
 }

@@ -232,7 +232,7 @@ void redis_engine::batch_audio(server& s, const cluster_request& request) {
         if (target.empty() || target == _instance) continue;
         std::string& batch = s.batches[target];
         if (batch.empty()) begin_audio_batch(batch, _instance);
-        append_audio_batch(batch, request.room, request.payload);
+        append_audio_batch(batch, {request.room, request.level, request.from, request.payload});
         _batches_held = true;
         _hub->counters.batched_frames.fetch_add(1, std::memory_order_relaxed);
         if (batch.size() >= audio_batch_bytes_max) send_batch(s, target, batch);

@@ -30,7 +30,7 @@ inline constexpr size_t audio_batch_bytes_max = 256u << 10;  // a batch is sent 
 inline constexpr uint64_t backoff_first_ms = 100;
 inline constexpr uint64_t backoff_max_ms = 2000;
 inline constexpr uint64_t still_down_log_ms = 30000;  // a server still down is logged this often
-inline constexpr int script_count = 5;
+inline constexpr int script_count = 6;
 
 // chorus:{ROOM}:SUFFIX, the key (or channel) of a room.
 std::string key(std::string_view room, std::string_view suffix);

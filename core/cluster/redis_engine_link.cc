@@ -253,8 +253,9 @@ void redis_engine::on_audio_batch(std::string_view payload) {
     audio_batch batch;
     if (!parse_audio_batch(payload, &batch) || batch.instance == _instance) return;
     std::vector<bool> homes(_shards, false);
-    std::string_view records = batch.records, room, frame;
-    while (next_audio_record(records, &room, &frame)) homes[home_shard(room)] = true;
+    std::string_view records = batch.records;
+    audio_record record;
+    while (next_audio_record(records, &record)) homes[home_shard(record.room)] = true;
     for (uint32_t shard = 0; shard < _shards; ++shard) {
         if (!homes[shard]) continue;
         auto* event = new cluster_event;

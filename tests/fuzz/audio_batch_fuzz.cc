@@ -26,12 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(!batch.instance.empty() && batch.frames > 0);
     std::string again;
     begin_audio_batch(again, batch.instance);
-    std::string_view rest = batch.records, room, frame;
+    std::string_view rest = batch.records;
+    audio_record r;
     size_t frames = 0;
-    while (next_audio_record(rest, &room, &frame)) {
-        check(!room.empty() && room.size() <= audio_batch_room_bytes_max && frame.size() >= 2);
-        check(frame.data() >= input.data() && frame.data() + frame.size() <= input.data() + size);
-        append_audio_batch(again, room, frame);
+    while (next_audio_record(rest, &r)) {
+        check(!r.room.empty() && r.room.size() <= audio_batch_room_bytes_max && r.frame.size() >= 2);
+        check(r.level <= 127 || r.level == audio_batch_no_level);
+        check(r.frame.data() >= input.data() &&
+              r.frame.data() + r.frame.size() <= input.data() + size);
+        append_audio_batch(again, r);
         ++frames;
     }
     check(rest.empty() && frames == batch.frames);
