@@ -397,8 +397,13 @@ void worker::on_hangup(net::conn_handle conn, int error) {
         _loop->close(conn, net::close_mode::abort);
         return;
     }
-    if (c->phase != conn_phase::closing && error != 0)
+    const net::tls::tls_session* tls = _tls ? _tls->session_of(conn) : nullptr;
+    if (c->phase != conn_phase::closing && error == -EPROTO && tls) {
+        note_error("TLS failed: " + tls->error() +
+                   (_options.insecure ? "" : " (--insecure accepts a self-signed certificate)"));
+    } else if (c->phase != conn_phase::closing && error != 0) {
         note_error(std::string("connection failed: ") + std::strerror(-error));
+    }
     lost_connection(index);
 }
 

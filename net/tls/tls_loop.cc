@@ -5,6 +5,7 @@
 
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "core/base/assert.h"
@@ -149,11 +150,16 @@ void tls_loop::on_data(conn_handle conn, std::span<uint8_t> data) {
     }
 }
 
-// A TLS failure: the alert OpenSSL wrote (or, to a plain HTTP request, a plain 400 that says to
-// use https) goes out, then the connection closes gracefully. The owner hears on_closed.
+// A TLS failure. A server writes the alert OpenSSL made (or, to a plain HTTP request, a plain
+// 400 that says to use https), then closes gracefully; its owner hears on_closed. A client's
+// owner (the load generator) hears on_hangup(-EPROTO) and can ask session_of() why.
 void tls_loop::fail(tls_slot& slot, tls_status status) {
     if (slot.owner_closed) {
         _backend->close(slot.conn, close_mode::abort);
+        return;
+    }
+    if (slot.session->role() == tls_role::client) {
+        _owner->on_hangup(slot.conn, -EPROTO);
         return;
     }
     slot.self_closed = true;

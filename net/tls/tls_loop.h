@@ -30,7 +30,7 @@ class tls_loop final : public event_loop, private loop_handler {
     // Registers a connecting or connected socket as a TLS client on `context` (the load
     // generator): the ClientHello goes out with this pass; sends before the handshake wait.
     conn_handle adopt_client(int fd, SSL_CTX* context, const std::string& server_name);
-    // Diagnostics for tests: the session of a live TLS connection, else nullptr.
+    // The session of a live TLS connection, else nullptr (e.g. to say why it failed).
     const tls_session* session_of(conn_handle conn) const;
 
     // event_loop

@@ -74,6 +74,7 @@ class tls_session final : public transport_state {
     uint64_t output_total() const { return _output_total; }
 
     bool handshake_done() const { return _handshake_done; }
+    tls_role role() const { return _role; }
     // The negotiated ALPN protocol ("" when none), the TLS version ("TLSv1.3").
     std::string alpn() const;
     std::string version() const;

@@ -6,6 +6,7 @@ while a room connection stays up; the self-signed mode's fingerprint; bad files 
 """
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,7 @@ import warnings
 import pytest
 
 import wsclient
-from harness import CHORUSD, T, audio, free_port, metric, room_path, uniq, wait_until, welcome_of
+from harness import CHORUS_BENCH, CHORUSD, T, audio, free_port, metric, room_path, uniq, wait_until, welcome_of
 
 
 def run_openssl(*args):
@@ -334,3 +335,26 @@ def test_hundreds_of_handshakes_at_once_cost_a_room_nothing_but_time(chorusd, pk
         read_until_closed(s, deadline)
         s.close()
     assert https_ok(server.tls_port, pki)
+
+
+@pytest.mark.deadline(90)
+@pytest.mark.parametrize("scenario", ["flood", "rooms"])
+def test_chorus_bench_speaks_wss(chorusd, tmp_path, scenario):
+    port = free_port()
+    server = chorusd("--tls-listen", f"127.0.0.1:{port}", "--tls-self-signed")
+    out = tmp_path / "bench.json"
+    args = [CHORUS_BENCH, scenario, "--url", f"wss://127.0.0.1:{port}", "--insecure",
+            "--rooms", "6", "--members", "8", "--speakers", "2", "--payload", "120",
+            "--duration", "2s", "--ramp", "500ms", "--drain", f"{T(3):.0f}s", "--json", str(out),
+            "--server-pid", str(server.proc.pid)]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=T(60))
+    assert result.returncode == 0, f"chorus-bench over wss failed:\n{result.stdout}\n{result.stderr}"
+    report = json.loads(out.read_text())
+    assert report["connections"] == 48 and report["loss"] == 0 and report["reorders"] == 0
+    assert report["received"] == report["expected"] > 0
+    # Without --insecure the self-signed certificate is refused, and the bench says why.
+    refused = subprocess.run([CHORUS_BENCH, "flood", "--url", f"wss://127.0.0.1:{port}",
+                              "--rooms", "1", "--members", "2", "--speakers", "1",
+                              "--duration", "1s"], capture_output=True, text=True, timeout=T(60))
+    assert refused.returncode != 0
+    assert "certificate verify failed" in refused.stdout + refused.stderr
