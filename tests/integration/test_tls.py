@@ -19,7 +19,8 @@ import warnings
 import pytest
 
 import wsclient
-from harness import CHORUS_BENCH, CHORUSD, T, audio, free_port, metric, room_path, uniq, wait_until, welcome_of
+from harness import (CHORUS_BENCH, CHORUSD, T, audio, free_port, metric, room_path, uniq,
+                     wait_until, welcome_of)
 
 
 def run_openssl(*args):
@@ -133,6 +134,8 @@ def test_alpn_is_http11_and_tls11_is_refused(chorusd, pki):
     with tls_connect(server.tls_port, client_context(pki, alpn=("h2", "http/1.1"))) as s:
         assert s.selected_alpn_protocol() == "http/1.1"
         assert s.version() in ("TLSv1.3", "TLSv1.2")
+    with tls_connect(server.tls_port, client_context(pki, alpn=("h2",))) as s:
+        assert s.selected_alpn_protocol() is None  # no ALPN rather than a failed handshake
     old = client_context(pki)
     with warnings.catch_warnings():  # TLS 1.1 is deprecated: that is the point
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -348,7 +351,7 @@ def test_chorus_bench_speaks_wss(chorusd, tmp_path, scenario):
             "--duration", "2s", "--ramp", "500ms", "--drain", f"{T(3):.0f}s", "--json", str(out),
             "--server-pid", str(server.proc.pid)]
     result = subprocess.run(args, capture_output=True, text=True, timeout=T(60))
-    assert result.returncode == 0, f"chorus-bench over wss failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, f"chorus-bench over wss failed:\n{result.stdout}{result.stderr}"
     report = json.loads(out.read_text())
     assert report["connections"] == 48 and report["loss"] == 0 and report["reorders"] == 0
     assert report["received"] == report["expected"] > 0

@@ -200,6 +200,59 @@ TEST(TlsSession, CloseNotifyReachesThePeer) {
     EXPECT_EQ(p.feed(*p.server, p.server_got, alert), tls_status::peer_closed);
 }
 
+// A raw OpenSSL client (not our session) over a BIO pair, against our server session: the
+// renegotiation a TLS 1.2 client may ask for is refused, and the connection stays usable or
+// fails cleanly, never loops.
+TEST(TlsSession, Tls12RenegotiationIsRefused) {
+    std::string error, fingerprint;
+    context_ptr server_context = make_self_signed_context({"localhost"}, &fingerprint, &error);
+    context_ptr client_context = make_client_context(false, &error);
+    ASSERT_TRUE(server_context && client_context) << error;
+    SSL_CTX_set_max_proto_version(client_context.get(), TLS1_2_VERSION);
+    SSL_CTX_clear_options(client_context.get(), SSL_OP_NO_RENEGOTIATION);
+    auto server = tls_session::make(server_context.get(), tls_role::server, &error);
+    SSL* client = SSL_new(client_context.get());
+    BIO* inside = nullptr;
+    BIO* outside = nullptr;
+    ASSERT_EQ(BIO_new_bio_pair(&inside, 0, &outside, 0), 1);
+    SSL_set_bio(client, inside, inside);
+    SSL_set_connect_state(client);
+    std::vector<uint8_t> scratch(16 * 1024);
+    std::string plain;
+    // Moves bytes between the client's BIO pair and the server session.
+    auto pump = [&] {
+        for (int round = 0; round < 20; ++round) {
+            char buffer[16 * 1024];
+            int n = BIO_read(outside, buffer, sizeof(buffer));
+            if (n > 0) {
+                server->receive({reinterpret_cast<uint8_t*>(buffer), size_t(n)}, scratch,
+                                [&](std::span<uint8_t> p) {
+                                    plain.append(reinterpret_cast<char*>(p.data()), p.size());
+                                    return true;
+                                });
+            }
+            std::string out;
+            server->take_output(out);
+            if (!out.empty()) BIO_write(outside, out.data(), static_cast<int>(out.size()));
+            SSL_do_handshake(client);
+            if (n <= 0 && out.empty()) return;
+        }
+    };
+    SSL_do_handshake(client);
+    pump();
+    ASSERT_TRUE(server->handshake_done());
+    ASSERT_EQ(server->version(), "TLSv1.2");
+    ASSERT_EQ(SSL_renegotiate(client), 1);
+    SSL_do_handshake(client);  // sends the new ClientHello
+    pump();
+    // The server refused (a no_renegotiation alert): no second handshake happened. With
+    // SSL_OP_ALLOW_CLIENT_RENEGOTIATION on the server this fails (checked by hand).
+    EXPECT_NE(SSL_renegotiate_pending(client), 0);  // 0 once a renegotiation completed
+    EXPECT_TRUE(server->handshake_done());
+    SSL_free(client);
+    BIO_free(outside);
+}
+
 TEST(TlsContext, BadFilesSayWhichFileAndWhy) {
     std::string error;
     EXPECT_FALSE(make_server_context("/nonexistent/cert.pem", "/nonexistent/key.pem", &error));
