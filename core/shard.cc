@@ -272,6 +272,12 @@ void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) start_drain();
     _writer.flush_pass();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
+    if (_tls) {
+        const net::tls::tls_loop::tls_counts& tls = _tls->counts();
+        _metrics.tls_handshakes.set(tls.handshakes);
+        _metrics.tls_failures.set(tls.failures);
+        _metrics.tls_plain_http.set(tls.plain_http);
+    }
     _sync->end_pass();
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;

@@ -134,11 +134,14 @@ void tls_loop::on_data(conn_handle conn, std::span<uint8_t> data) {
     }
     if (slot->owner_closed || slot->self_closed) return;
     tls_session& session = *slot->session;
+    bool was_done = session.handshake_done();
     std::span<uint8_t> scratch(_plain.get() + send_gather_bytes, receive_plain_bytes);
     tls_status status = session.receive(data, scratch, [&](std::span<uint8_t> plain) {
         _owner->on_data(conn, plain);
         return !slot->owner_closed && !slot->self_closed && _backend->alive(conn);
     });
+    if (!was_done && session.handshake_done() && session.role() == tls_role::server)
+        ++_counts.handshakes;
     // A client's early bytes were encrypted when its handshake finished.
     if (session.owner_bytes && session.owner_mark == mark_unknown && session.handshake_done())
         session.owner_mark = session.output_total();
@@ -165,6 +168,8 @@ void tls_loop::fail(tls_slot& slot, tls_status status) {
     slot.self_closed = true;
     slot.close_after = true;
     tls_session& session = *slot.session;
+    ++_counts.failures;
+    if (status == tls_status::plain_http) ++_counts.plain_http;
     if (status == tls_status::plain_http && !slot.sending) {
         std::string discarded;
         session.take_output(discarded);

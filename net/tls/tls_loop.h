@@ -30,6 +30,13 @@ class tls_loop final : public event_loop, private loop_handler {
     // Registers a connecting or connected socket as a TLS client on `context` (the load
     // generator): the ClientHello goes out with this pass; sends before the handshake wait.
     conn_handle adopt_client(int fd, SSL_CTX* context, const std::string& server_name);
+    // What happened to TLS connections on this loop so far (loop thread only).
+    struct tls_counts {
+        uint64_t handshakes = 0;  // finished server handshakes
+        uint64_t failures = 0;    // server sessions ended by a TLS error (bad or plain input)
+        uint64_t plain_http = 0;  // of those, plain HTTP requests answered with a 400
+    };
+    const tls_counts& counts() const { return _counts; }
     // The session of a live TLS connection, else nullptr (e.g. to say why it failed).
     const tls_session* session_of(conn_handle conn) const;
 
@@ -89,7 +96,8 @@ class tls_loop final : public event_loop, private loop_handler {
     std::vector<tls_slot> _slots;
     std::vector<bool> _tls_listener;  // by listener id
     std::vector<conn_handle> _dirty;
-    std::unique_ptr<uint8_t[]> _plain;  // plaintext scratch: receive, and gathering a send
+    std::unique_ptr<uint8_t[]> _plain;
+    tls_counts _counts;  // plaintext scratch: receive, and gathering a send
 };
 
 }  // namespace chorus::net::tls
