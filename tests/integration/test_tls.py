@@ -367,3 +367,20 @@ def test_chorus_bench_speaks_wss(chorusd, tmp_path, scenario):
                               "--duration", "1s"], capture_output=True, text=True, timeout=T(60))
     assert refused.returncode != 0
     assert "certificate verify failed" in refused.stdout + refused.stderr
+
+
+def test_listen_off_serves_tls_only_and_needs_a_tls_listener(pki):
+    port = free_port()
+    proc = subprocess.Popen([CHORUSD, "--threads", "1", "--listen", "off", "--tls-listen",
+                             f"127.0.0.1:{port}", "--tls-cert", str(pki / "one.pem"),
+                             "--tls-key", str(pki / "one.key")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: https_ok(port, pki), T(10), "the TLS-only server to answer")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=T(20))
+    assert proc.returncode == 0, err.decode()
+    assert f"ready on 127.0.0.1:{port} (TLS)" in err.decode()
+    alone = subprocess.run([CHORUSD, "--listen", "off"], capture_output=True, timeout=T(20))
+    assert alone.returncode == 2 and b"nothing to listen on" in alone.stderr
