@@ -8,7 +8,7 @@ OPT ?= -O2
 SAN ?=
 CXXFLAGS ?= $(OPT) -g -Wall -Wextra -Werror -std=c++20 -pthread -I. $(SAN) -fno-omit-frame-pointer
 LDFLAGS ?= $(SAN) -pthread
-LIBS := -luring -lsimdjson -lxxhash -lcrypto -lhiredis -lmimalloc
+LIBS := -luring -lsimdjson -lxxhash -lssl -lcrypto -lhiredis -lmimalloc
 PYTHON ?= /usr/bin/python3
 TEST_LIBS := -lgtest -lgtest_main
 BENCH_LIBS := -lbenchmark -lbenchmark_main

@@ -13,7 +13,14 @@ namespace chorus::core {
 enum class io_choice { automatic, uring, epoll };
 
 struct server_config {
-    std::string listen = "0.0.0.0:8080";
+    std::string listen = "0.0.0.0:8080";  // "off": no plain listener (TLS only)
+    // TLS (net/tls/): on when a certificate or the self-signed mode is given.
+    std::string tls_listen;  // empty with TLS on: 0.0.0.0:8443
+    std::string tls_cert;    // PEM chain, leaf first
+    std::string tls_key;     // PEM private key
+    bool tls_self_signed = false;
+    bool tls() const { return !tls_cert.empty() || tls_self_signed; }
+    bool plain() const { return listen != "off"; }
     uint32_t threads = 0;  // 0: online CPUs
     io_choice io = io_choice::automatic;
     uint32_t max_connections = 0;  // 0: what the fd limit allows

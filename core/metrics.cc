@@ -103,6 +103,14 @@ constexpr exported exported_counters[] = {
     {"chorus_frame_buffer_heap_allocations_total", "counter",
      "Heap allocations by the frame buffer pools (flat once warm: the audio path reuses).",
      &shard_metrics::frame_heap_allocations},
+    {"chorus_tls_handshakes_total", "counter", "TLS handshakes finished on the TLS listener.",
+     &shard_metrics::tls_handshakes},
+    {"chorus_tls_failures_total", "counter",
+     "TLS connections ended by a TLS error (garbage, old versions, plain HTTP).",
+     &shard_metrics::tls_failures},
+    {"chorus_tls_plain_http_total", "counter",
+     "Plain HTTP requests on the TLS listener (answered 400: use https).",
+     &shard_metrics::tls_plain_http},
 };
 
 }  // namespace

@@ -63,6 +63,9 @@ struct shard_metrics {
     counter handoffs;
     counter resumes;
     counter frame_heap_allocations;  // frame pool misses: flat after warm-up
+    counter tls_handshakes;          // copied from the TLS loop each pass
+    counter tls_failures;
+    counter tls_plain_http;
     counter closes[counted_close_count];
     counter refusals[counted_status_count];
     latency_histogram loop_pass;

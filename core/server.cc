@@ -17,6 +17,7 @@
 
 #include "core/auth/resume_token.h"
 #include "core/shard.h"
+#include "core/tls_setup.h"
 
 namespace chorus::core {
 
@@ -108,9 +109,12 @@ bool bind_listeners(const std::string& address, uint32_t count, std::vector<int>
 // connection one shard accepts and hands to another then finds both current. The shards work in
 // parallel; the main thread waits for all. The sockets belong to the shards from here on.
 bool open_listeners(std::vector<std::unique_ptr<shard>>& shards, std::vector<int>& fds,
-                    const std::string& address) {
-    for (size_t i = 0; i < shards.size(); ++i) shards[i]->give_listener(fds[i]);
+                    std::vector<int>& tls_fds, const std::string& address) {
+    for (size_t i = 0; i < shards.size(); ++i)
+        shards[i]->give_listener(i < fds.size() ? fds[i] : -1,
+                                 i < tls_fds.size() ? tls_fds[i] : -1);
     fds.clear();
+    tls_fds.clear();
     int rc = 0;
     for (auto& s : shards) rc = std::min(rc, s->wait_started());
     if (rc == 0) {
@@ -161,12 +165,30 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
+    tls_setup tls;
+    if (config.tls()) {
+        std::string error;
+        if (!tls.start(config, &error)) {
+            std::fprintf(stderr, "chorusd: %s\n", error.c_str());
+            return 1;
+        }
+        context.tls = tls.contexts();
+    }
     uint32_t n = config.threads;
-    std::vector<int> listen_fds;
-    if (!bind_listeners(config.listen, n, &listen_fds)) return 1;
+    std::vector<int> listen_fds, tls_fds;
+    auto close_all = [&] {
+        for (int fd : listen_fds) ::close(fd);
+        for (int fd : tls_fds) ::close(fd);
+    };
+    if (config.plain() && !bind_listeners(config.listen, n, &listen_fds)) return 1;
+    if (config.tls() && !bind_listeners(config.tls_listen, n, &tls_fds)) {
+        close_all();
+        return 1;
+    }
     for (uint32_t i = 0; i < n * n; ++i) context.rings.push_back(std::make_unique<cross_ring>());
     syncs.prepare(n, [&context](uint32_t i) { context.shards[i]->loop().wake(); });
     context.syncs = &syncs;
@@ -177,7 +199,7 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
         std::string error;
         if (!s->init(&error)) {
             std::fprintf(stderr, "chorusd: %s\n", error.c_str());
-            for (int fd : listen_fds) ::close(fd);
+            close_all();
             return 1;
         }
     }
@@ -187,17 +209,29 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     std::string error;
     bool started = syncs.start(&error);
     if (!started) std::fprintf(stderr, "chorusd: %s\n", error.c_str());
-    if (!started || !open_listeners(shards, listen_fds, config.listen)) {
-        for (int fd : listen_fds) ::close(fd);
+    std::string addresses = config.plain() ? config.listen : std::string();
+    if (config.tls()) addresses += (addresses.empty() ? "" : ", ") + config.tls_listen + " (TLS)";
+    if (!started || !open_listeners(shards, listen_fds, tls_fds, addresses)) {
+        close_all();
         stop_shards(context, shards, threads);
         syncs.stop();
         return 1;
     }
-    std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", config.listen.c_str(), n,
+    if (config.tls()) tls.announce(config);
+    std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", addresses.c_str(), n,
                  config.io == io_choice::uring ? "uring" : "epoll", syncs.describe().c_str());
     std::fflush(stderr);
     int received = 0;
-    sigwait(&signals, &received);
+    for (;;) {
+        sigwait(&signals, &received);
+        if (received != SIGHUP) break;
+        if (config.tls()) {
+            tls.reload(config);  // on this thread: the loops never wait for a file
+        } else {
+            std::fprintf(stderr, "chorusd: SIGHUP: nothing to reload (no TLS certificate)\n");
+        }
+        std::fflush(stderr);
+    }
     std::fprintf(stderr, "chorusd: %s received, closing connections\n",
                  received == SIGINT ? "SIGINT" : "SIGTERM");
     stop_shards(context, shards, threads);

@@ -28,6 +28,7 @@ shard::~shard() {
     for (uint32_t i = 0; i < _session_count; ++i)
         if (_sessions[i].phase != session_phase::free) _sessions[i].out.clear(_pool);
     if (_listen_fd >= 0) ::close(_listen_fd);  // taken, never listened on
+    if (_tls_listen_fd >= 0) ::close(_tls_listen_fd);
 }
 
 bool shard::init(std::string* error) {
@@ -43,9 +44,25 @@ bool shard::init(std::string* error) {
         std::string why;
         uring = net::uring_available(&why);
     }
-    _loop = uring ? net::make_uring_loop(loop_config, this, error)
-                  : net::make_epoll_loop(loop_config, this, error);
-    if (!_loop) return false;
+    // With a TLS listener the backend runs under the TLS decorator, which passes plain
+    // connections through: the shard sees plaintext from both listeners alike.
+    std::unique_ptr<net::tls::tls_loop> tls;
+    net::loop_handler* handler = this;
+    if (_context.tls) {
+        tls = std::make_unique<net::tls::tls_loop>(this, _context.tls, loop_config.connections_max);
+        handler = tls->backend_handler();
+    }
+    std::unique_ptr<net::event_loop> backend =
+        uring ? net::make_uring_loop(loop_config, handler, error)
+              : net::make_epoll_loop(loop_config, handler, error);
+    if (!backend) return false;
+    if (tls) {
+        tls->set_backend(std::move(backend));
+        _tls = tls.get();
+        _loop = std::move(tls);
+    } else {
+        _loop = std::move(backend);
+    }
     _writer.bind(_loop.get(), this);
     _session_count = loop_config.connections_max;
     _sessions.reset(new session[_session_count]);
@@ -256,6 +273,12 @@ void shard::before_sleep() {
     poll_speaking();
     _writer.flush_pass();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
+    if (_tls) {
+        const net::tls::tls_loop::tls_counts& tls = _tls->counts();
+        _metrics.tls_handshakes.set(tls.handshakes);
+        _metrics.tls_failures.set(tls.failures);
+        _metrics.tls_plain_http.set(tls.plain_http);
+    }
     _sync->end_pass();
     for (uint32_t to = 0; to < _wake_pending.size(); ++to) {
         if (!_wake_pending[to]) continue;

@@ -24,6 +24,7 @@
 #include "core/session.h"
 #include "core/session_writer.h"
 #include "net/loop.h"
+#include "net/tls/tls_loop.h"
 #include "ws/http_request.h"
 
 namespace chorus::core {
@@ -44,6 +45,12 @@ struct cross_record {
 };
 using cross_ring = base::spsc_ring<cross_record, cross_ring_records>;
 
+// What a handoff record's `data` owns: the request head and, for a TLS connection, its session.
+struct handoff_payload {
+    std::unique_ptr<std::string> head;
+    std::unique_ptr<net::transport_state> transport;
+};
+
 // What all shards share, read-only after start-up (counters are atomic).
 struct server_context {
     server_config config;
@@ -56,7 +63,8 @@ struct server_context {
     std::unique_ptr<std::atomic<uint32_t>[]> ip_connections;  // hashed by peer address
     std::atomic<bool> draining{false};
     ledger_factory* ledgers = nullptr;
-    room_sync_provider* syncs = nullptr;  // a single node or a cluster: the shards never ask
+    room_sync_provider* syncs = nullptr;       // a single node or a cluster: the shards never ask
+    net::tls::server_contexts* tls = nullptr;  // set when a TLS listener is configured
     cross_ring& ring(uint32_t from, uint32_t to) { return *rings[from * shards.size() + to]; }
 };
 
@@ -80,7 +88,7 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     // cluster's link states). start_listening: it listens and accepts. Every shard takes its
     // listener before any listens, so a connection one shard accepts and hands to another
     // finds both current.
-    void give_listener(int fd);
+    void give_listener(int fd, int tls_fd);
     void start_listening();
     int wait_started();
 
@@ -89,7 +97,8 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     void on_sent(net::conn_handle conn, int64_t result) override;
     void on_hangup(net::conn_handle conn, int error) override;
     void on_closed(net::conn_handle conn) override;
-    void on_detached(net::conn_handle conn, int fd) override;
+    void on_detached(net::conn_handle conn, int fd,
+                     std::unique_ptr<net::transport_state> transport) override;
     void on_wake() override;
     void on_tick() override;
     // Every speaking_poll_ms at most (from the end of a pass or a tick): the rooms' speaking sets.
@@ -140,6 +149,7 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     server_context& _context;
     const server_config& _config;
     std::unique_ptr<net::event_loop> _loop;
+    net::tls::tls_loop* _tls = nullptr;    // _loop itself when TLS is on: its TLS listener
     std::unique_ptr<session[]> _sessions;  // indexed like the loop's connection slab
     uint32_t _session_count = 0;
     frame_pool _pool;
@@ -165,7 +175,8 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     std::condition_variable _start_changed;
     int _start_done = 0;   // guarded by _start_mutex
     int _start_error = 0;  // guarded by _start_mutex
-    int _listen_fd = -1;   // from give_listener until start_listening
+    int _listen_fd = -1;   // from give_listener until start_listening (-1: none)
+    int _tls_listen_fd = -1;
     bool _draining = false;
     uint64_t _drain_deadline_ms = 0;
     uint64_t _drain_listen_until_ms = 0;

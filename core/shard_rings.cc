@@ -24,10 +24,12 @@ void shard::post(uint32_t to, const cross_record& record) {
         if (copy.kind == cross_kind::handoff) {
             std::string response;
             ws::append_error_response(response, 503, "overloaded", "server busy; try again");
-            ssize_t written = ::send(copy.fd, response.data(), response.size(), MSG_DONTWAIT);
-            (void)written;
+            std::unique_ptr<handoff_payload> payload(static_cast<handoff_payload*>(copy.data));
+            if (!payload->transport) {  // a TLS connection cannot be told in plain text
+                ssize_t written = ::send(copy.fd, response.data(), response.size(), MSG_DONTWAIT);
+                (void)written;
+            }
             ::close(copy.fd);
-            delete static_cast<std::string*>(copy.data);
             release_counts(copy.tag);
         } else if (copy.kind == cross_kind::rooms_query) {
             // The other shard will not answer: count it as an empty reply.
@@ -64,8 +66,9 @@ void shard::run() {
     _start_changed.notify_all();
 }
 
-void shard::give_listener(int fd) {
+void shard::give_listener(int fd, int tls_fd) {
     _listen_fd = fd;  // published to the loop thread by the step's release
+    _tls_listen_fd = tls_fd;
     ask_start_step(start_step_take);
 }
 
@@ -93,12 +96,21 @@ int shard::wait_started() {
 void shard::run_start_step(int step) {
     int rc = 0;
     if (step == start_step_listen) {
-        int fd = std::exchange(_listen_fd, -1);
-        rc = _draining ? -ECANCELED : net::start_listening(fd, listen_backlog_max);
-        if (rc < 0) {
-            ::close(fd);
-        } else {
-            rc = _loop->add_listener(fd);  // the loop owns the socket from here, even on failure
+        for (int* taken : {&_listen_fd, &_tls_listen_fd}) {
+            int fd = std::exchange(*taken, -1);
+            if (fd < 0 || rc < 0) {
+                if (fd >= 0) ::close(fd);
+                continue;
+            }
+            rc = _draining ? -ECANCELED : net::start_listening(fd, listen_backlog_max);
+            if (rc < 0) {
+                ::close(fd);
+            } else if (taken == &_tls_listen_fd) {
+                rc = _tls->add_tls_listener(fd);  // the loop owns the socket from here
+            } else {
+                rc =
+                    _loop->add_listener(fd);  // the loop owns the socket from here, even on failure
+            }
         }
     }
     std::lock_guard lock(_start_mutex);
@@ -128,13 +140,13 @@ void shard::request_drain() {
 void shard::handle_record(const cross_record& record) {
     switch (record.kind) {
         case cross_kind::handoff: {
-            std::unique_ptr<std::string> head(static_cast<std::string*>(record.data));
+            std::unique_ptr<handoff_payload> payload(static_cast<handoff_payload*>(record.data));
             if (_draining) {  // too late to join here: the client reconnects elsewhere
                 ::close(record.fd);
                 release_counts(record.tag);
                 return;
             }
-            net::conn_handle conn = _loop->adopt(record.fd);
+            net::conn_handle conn = _loop->adopt_moved(record.fd, std::move(payload->transport));
             if (!conn.valid()) {
                 release_counts(record.tag);
                 return;
@@ -142,7 +154,7 @@ void shard::handle_record(const cross_record& record) {
             session& s = open_session(conn);
             s.counted = true;
             s.ip_slot = record.tag;
-            s.http_in = std::move(head);
+            s.http_in = std::move(payload->head);
             _metrics.handoffs.add();
             std::string_view bytes = *s.http_in;
             on_http_data(s, {reinterpret_cast<const uint8_t*>(bytes.data()), 0});
@@ -160,13 +172,16 @@ void shard::handle_record(const cross_record& record) {
     }
 }
 
-void shard::on_detached(net::conn_handle conn, int fd) {
+void shard::on_detached(net::conn_handle conn, int fd,
+                        std::unique_ptr<net::transport_state> transport) {
     session* s = find(conn);
     CHORUS_ASSERT(s != nullptr);
     CHORUS_ASSERT(s->http_in != nullptr);
-    // The request head travels with the socket; its new shard parses it again.
+    // The request head (and a TLS session) travel with the socket; its new shard parses the
+    // head again.
     uint32_t target = s->handoff_to;
-    cross_record record{cross_kind::handoff, _id, fd, s->ip_slot, 0, s->http_in.release()};
+    auto* payload = new handoff_payload{std::move(s->http_in), std::move(transport)};
+    cross_record record{cross_kind::handoff, _id, fd, s->ip_slot, 0, payload};
     s->counted = false;  // the connection's count and ip slot move with it
     s->ip_slot = UINT32_MAX;
     release_session(*s);

@@ -12,6 +12,8 @@
 #include <span>
 #include <string>
 
+#include "core/base/assert.h"
+
 namespace chorus::net {
 
 // A connection slot: {index, generation}. A stale handle (slot reused) is detectable.
@@ -23,6 +25,13 @@ struct conn_handle {
 };
 
 enum class backend_kind { uring, epoll };
+
+// Per-connection state that a decorating loop keeps and that must travel with a detached socket
+// (a TLS session: net/tls/tls_loop.h). Owned by whoever holds the socket; plain sockets have none.
+class transport_state {
+  public:
+    virtual ~transport_state() = default;
+};
 const char* backend_name(backend_kind kind);
 
 // How a connection ends. `graceful` is for a connection whose owner has nothing left to send: a
@@ -58,7 +67,10 @@ class loop_handler {
     // close() finished: the slot is free and the handle is stale from now on.
     virtual void on_closed(conn_handle conn) = 0;
     // detach() finished: the socket `fd` now belongs to the caller; the slot is free.
-    virtual void on_detached(conn_handle conn, int fd) = 0;
+    // `transport` is the connection's transport state (null for a plain socket), to hand to
+    // adopt_moved() with the fd.
+    virtual void on_detached(conn_handle conn, int fd,
+                             std::unique_ptr<transport_state> transport) = 0;
     // Another thread called wake().
     virtual void on_wake() = 0;
     // Called every loop_config::tick_ms (roughly).
@@ -86,6 +98,12 @@ class event_loop {
     // Registers an already connected socket (taken over by the loop) and starts receiving.
     // Returns an invalid handle if the slab is full (the fd is then closed).
     virtual conn_handle adopt(int fd) = 0;
+    // adopt() for a socket detached with transport state (from on_detached). A backend has no
+    // transport state of its own, so only a decorator (TLS) is given one.
+    virtual conn_handle adopt_moved(int fd, std::unique_ptr<transport_state> transport) {
+        CHORUS_ASSERT(transport == nullptr);
+        return adopt(fd);
+    }
     // Sends the bytes of `iov` (at most iov_max entries). One send may be in flight per
     // connection; the caller keeps the iovecs' bytes alive until on_sent. Returns false if a
     // send is already in flight or the connection is closing.

@@ -327,7 +327,7 @@ class uring_loop final : public event_loop {
             finished done = _finished[i];
             _conns.release(done.conn.index);
             if (done.fd >= 0) {
-                _handler->on_detached(done.conn, done.fd);
+                _handler->on_detached(done.conn, done.fd, nullptr);
             } else {
                 _handler->on_closed(done.conn);
             }

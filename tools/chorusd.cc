@@ -21,7 +21,13 @@ using chorus::core::server_config;
 const char* usage = R"(chorusd - voice-room WebSocket server
 
 usage: chorusd [flags]
-  --listen ADDR:PORT          listen address (default 0.0.0.0:8080; [::]:8080 for IPv6)
+  --listen ADDR:PORT          listen address (default 0.0.0.0:8080; [::]:8080 for IPv6;
+                              off: TLS only)
+  --tls-listen ADDR:PORT      https/wss listener beside --listen (default 0.0.0.0:8443 when a
+                              certificate or --tls-self-signed is given)
+  --tls-cert FILE             PEM certificate chain, leaf first (reloaded on SIGHUP)
+  --tls-key FILE              PEM private key for --tls-cert (reloaded on SIGHUP)
+  --tls-self-signed           make a throwaway certificate at start (prints its fingerprint)
   --threads N                 event-loop threads, one per core (default: online CPUs)
   --io auto|uring|epoll       event-loop backend (default auto: io_uring, else epoll)
   --max-connections N         refuse with 503 beyond N (default: what the fd limit allows)
@@ -186,7 +192,25 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
         return true;
     }
     if (flag == "--web") return c.web_dir = v, true;
+    if (flag == "--tls-listen") return c.tls_listen = v, true;
+    if (flag == "--tls-cert") return c.tls_cert = v, true;
+    if (flag == "--tls-key") return c.tls_key = v, true;
     return fail("unknown flag " + flag);
+}
+
+// The TLS flags go together: a certificate needs its key, and a TLS listener needs one or the
+// other source of certificate.
+bool check_tls_flags(server_config& c) {
+    if (c.tls_cert.empty() != c.tls_key.empty())
+        return fail("--tls-cert and --tls-key go together (a PEM chain and its private key)");
+    if (!c.tls_cert.empty() && c.tls_self_signed)
+        return fail("--tls-self-signed makes its own certificate; drop --tls-cert/--tls-key");
+    if (!c.tls_listen.empty() && !c.tls())
+        return fail("--tls-listen needs --tls-cert and --tls-key, or --tls-self-signed");
+    if (c.tls() && c.tls_listen.empty()) c.tls_listen = "0.0.0.0:8443";
+    if (!c.plain() && !c.tls())
+        return fail("--listen off leaves nothing to listen on; add a TLS listener");
+    return true;
 }
 
 }  // namespace
@@ -205,6 +229,10 @@ int main(int argc, char** argv) {
         }
         if (arg == "--no-pin") {
             config.pin_threads = false;
+            continue;
+        }
+        if (arg == "--tls-self-signed") {
+            config.tls_self_signed = true;
             continue;
         }
         std::string flag = arg;
@@ -241,6 +269,7 @@ int main(int argc, char** argv) {
         fail("--speaking-level is a level from 0 (loudest) to 127 (silence)");
         return 2;
     }
+    if (!check_tls_flags(config)) return 2;
     if (config.max_frame_bytes > (64u << 20)) {
         fail("--max-frame is at most 64MiB");
         return 2;
@@ -270,7 +299,8 @@ int main(int argc, char** argv) {
         }
         cluster.servers.push_back(address);
     }
-    cluster.node_id = config.node_id.empty() ? config.listen : config.node_id;
+    cluster.node_id = config.node_id.empty() ? (config.plain() ? config.listen : config.tls_listen)
+                                             : config.node_id;
     cluster.node_timeout_ms = config.node_timeout_ms;
     cluster.heartbeat_ms = std::clamp<uint64_t>(config.node_timeout_ms / 3, 100, 1000);
     cluster.history = config.history;

@@ -220,17 +220,17 @@ uint64_t options::total_connections() const {
 }
 
 bool parse_ws_url(const std::string& url, target* out, std::string* path, std::string* error) {
-    const std::string scheme = "ws://";
-    if (url.rfind(scheme, 0) != 0) {
-        *error = "URL must start with ws:// (TLS is not supported): " + url;
+    bool tls = url.rfind("wss://", 0) == 0;
+    if (!tls && url.rfind("ws://", 0) != 0) {
+        *error = "URL must start with ws:// or wss://: " + url;
         return false;
     }
-    std::string rest = url.substr(scheme.size());
+    std::string rest = url.substr(tls ? 6 : 5);
     size_t slash = rest.find('/');
     std::string authority = rest.substr(0, slash);
     *path = slash == std::string::npos ? "" : rest.substr(slash);
     size_t colon = authority.rfind(':');
-    uint32_t port = 80;
+    uint32_t port = tls ? 443 : 80;
     if (colon != std::string::npos) {
         if (!parse_u32(authority.substr(colon + 1), 1, 65535, &port)) {
             *error = "bad port in URL: " + url;
@@ -244,6 +244,7 @@ bool parse_ws_url(const std::string& url, target* out, std::string* path, std::s
     }
     out->host = authority;
     out->port = static_cast<uint16_t>(port);
+    out->tls = tls;
     return true;
 }
 
@@ -263,6 +264,10 @@ bool parse_options(const std::vector<std::string>& args, options* out, std::stri
     bool spread_given = false;
     for (size_t i = 1; i < args.size(); ++i) {
         const std::string& arg = args[i];
+        if (arg == "--insecure") {  // the one flag without a value, as in curl
+            o.insecure = true;
+            continue;
+        }
         if (arg == "--help" || arg == "-h") {
             *help_requested = true;
             *error = usage_text();
@@ -293,7 +298,7 @@ bool parse_options(const std::vector<std::string>& args, options* out, std::stri
 }
 
 const char* usage_text() {
-    return "usage: chorus-bench SCENARIO --url ws://HOST:PORT [flags]\n"
+    return "usage: chorus-bench SCENARIO --url ws[s]://HOST:PORT [flags]\n"
            "scenarios:\n"
            "  rooms   paced voice rooms: --rooms R --members M --speakers S --rate 50 --payload "
            "120\n"
@@ -307,6 +312,7 @@ const char* usage_text() {
            "          --churn-rate J (joins per second, all churners)\n"
            "common:\n"
            "  --duration 10s --ramp 2s --drain 3s --threads 1 --io auto|uring|epoll\n"
+           "  --url wss://HOST:PORT  over TLS (TLS 1.2+); --insecure: accept any certificate\n"
            "  --protocol chorus|raw  raw: --url-template ws://HOST:PORT/{room} --self-echo yes|no\n"
            "  --also-url ws://HOST:PORT  another node of a cluster (repeatable): member i of\n"
            "                         each room joins server i mod (1 + extra servers)\n"

@@ -18,6 +18,7 @@ struct target {
     std::string host = "127.0.0.1";
     uint16_t port = 8080;
     std::string path_template;  // raw only: "/{room}"
+    bool tls = false;           // wss://
 };
 
 struct options {
@@ -29,6 +30,7 @@ struct options {
 
     uint32_t threads = 1;
     std::string io = "auto";  // auto | uring | epoll
+    bool insecure = false;    // wss:// without checking the certificate (self-signed servers)
 
     // rooms, flood, churn
     uint32_t rooms = 10;

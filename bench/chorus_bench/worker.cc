@@ -92,11 +92,30 @@ void worker::run() {
     std::string error;
     std::string why;
     bool uring = _options.io == "uring" || (_options.io == "auto" && net::uring_available(&why));
-    _loop = uring ? net::make_uring_loop(config, this, &error)
-                  : net::make_epoll_loop(config, this, &error);
-    if (!_loop && _options.io == "auto" && uring) {
-        _loop = net::make_epoll_loop(config, this, &error);
-        uring = false;
+    // wss://: the backend runs under the TLS decorator, as in chorusd (net/tls/tls_loop.h).
+    bool tls = _options.server.tls;
+    for (const target& more : _options.more_servers) tls = tls || more.tls;
+    std::unique_ptr<net::tls::tls_loop> decorator;
+    net::loop_handler* handler = this;
+    if (tls) {
+        _tls_context = net::tls::make_client_context(!_options.insecure, &error);
+        if (_tls_context) {
+            decorator = std::make_unique<net::tls::tls_loop>(this, nullptr, config.connections_max);
+            handler = decorator->backend_handler();
+        }
+    }
+    if (!tls || _tls_context) {
+        _loop = uring ? net::make_uring_loop(config, handler, &error)
+                      : net::make_epoll_loop(config, handler, &error);
+        if (!_loop && _options.io == "auto" && uring) {
+            _loop = net::make_epoll_loop(config, handler, &error);
+            uring = false;
+        }
+    }
+    if (_loop && decorator) {
+        decorator->set_backend(std::move(_loop));
+        _tls = decorator.get();
+        _loop = std::move(decorator);
     }
     std::vector<const target*> servers = {&_options.server};
     for (const target& more : _options.more_servers) servers.push_back(&more);
@@ -187,7 +206,8 @@ bool worker::open_connection(uint32_t index) {
         ++_stats->failed;
         return false;
     }
-    c.handle = _loop->adopt(fd);
+    c.handle =
+        server.tls ? _tls->adopt_client(fd, _tls_context.get(), server.host) : _loop->adopt(fd);
     if (!c.handle.valid()) {
         note_error("the bench's connection slab is full");
         ++_stats->failed;
@@ -378,8 +398,13 @@ void worker::on_hangup(net::conn_handle conn, int error) {
         _loop->close(conn, net::close_mode::abort);
         return;
     }
-    if (c->phase != conn_phase::closing && error != 0)
+    const net::tls::tls_session* tls = _tls ? _tls->session_of(conn) : nullptr;
+    if (c->phase != conn_phase::closing && error == -EPROTO && tls) {
+        note_error("TLS failed: " + tls->error() +
+                   (_options.insecure ? "" : " (--insecure accepts a self-signed certificate)"));
+    } else if (c->phase != conn_phase::closing && error != 0) {
         note_error(std::string("connection failed: ") + std::strerror(-error));
+    }
     lost_connection(index);
 }
 
@@ -402,7 +427,7 @@ void worker::on_closed(net::conn_handle conn) {
     if (reconnect) open_connection(index);
 }
 
-void worker::on_detached(net::conn_handle, int fd) {
+void worker::on_detached(net::conn_handle, int fd, std::unique_ptr<net::transport_state>) {
     ::close(fd);
 }
 

@@ -15,6 +15,7 @@
 #include "bench/chorus_bench/payload.h"
 #include "core/base/histogram.h"
 #include "net/loop.h"
+#include "net/tls/tls_loop.h"
 #include "ws/message_reader.h"
 
 namespace chorus::bench {
@@ -68,7 +69,8 @@ class worker final : public net::loop_handler {
     void on_sent(net::conn_handle conn, int64_t result) override;
     void on_hangup(net::conn_handle conn, int error) override;
     void on_closed(net::conn_handle conn) override;
-    void on_detached(net::conn_handle conn, int fd) override;
+    void on_detached(net::conn_handle conn, int fd,
+                     std::unique_ptr<net::transport_state> transport) override;
     void on_wake() override {}
     void on_tick() override;
     void before_sleep() override;
@@ -152,6 +154,8 @@ class worker final : public net::loop_handler {
     run_control* _control;
     worker_stats* _stats;
     std::unique_ptr<net::event_loop> _loop;
+    net::tls::tls_loop* _tls = nullptr;  // _loop itself when a target is wss://
+    net::tls::context_ptr _tls_context;
     std::vector<uint32_t> _server_addresses_be;  // --url, then each --also-url
 
     std::vector<room_state> _rooms;

@@ -95,6 +95,24 @@ TEST(BenchOptions, RawProtocolWithTemplateAndSelfEcho) {
     EXPECT_TRUE(o.self_echo);
 }
 
+TEST(BenchOptions, WssUrlsAndInsecure) {
+    options o;
+    std::string error;
+    ASSERT_TRUE(
+        parse({"flood", "--url", "wss://127.0.0.1:8443", "--insecure", "--rooms", "2"}, &o, &error))
+        << error;
+    EXPECT_TRUE(o.server.tls);
+    EXPECT_EQ(o.server.port, 8443);
+    EXPECT_TRUE(o.insecure);
+    ASSERT_TRUE(parse({"flood", "--url", "wss://example.org"}, &o, &error)) << error;
+    EXPECT_EQ(o.server.port, 443);
+    EXPECT_FALSE(o.insecure);
+    ASSERT_TRUE(parse({"flood", "--url", "ws://127.0.0.1:8080"}, &o, &error)) << error;
+    EXPECT_FALSE(o.server.tls);
+    EXPECT_FALSE(parse({"flood", "--url", "https://127.0.0.1:8443"}, &o, &error));
+    EXPECT_NE(error.find("wss://"), std::string::npos) << error;
+}
+
 TEST(BenchOptions, IdleSpreadsSourcesByDefault) {
     options o;
     std::string error;

@@ -117,6 +117,8 @@ class HttpResponse:
 
 
 def _wait_readable(sock, deadline):
+    if getattr(sock, "pending", None) and sock.pending():
+        return True  # a TLS socket holds decrypted bytes the kernel no longer shows
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         return False

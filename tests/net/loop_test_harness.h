@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "net/loop.h"
+#include "net/tls/tls_loop.h"
 
 namespace chorus::net::testing {
 
@@ -113,6 +114,7 @@ class recording_handler final : public loop_handler {
     std::vector<loop_event> events;
     std::vector<conn_handle> accepted;
     std::vector<int> detached_fds;
+    std::vector<std::unique_ptr<transport_state>> detached_transports;  // by detach, maybe null
     uint64_t wakes = 0;
     uint64_t ticks = 0;
     uint64_t refused_sends = 0;  // send() returned false
@@ -170,8 +172,10 @@ class recording_handler final : public loop_handler {
         _out.erase(key_of(conn));
         _changed.notify_all();
     }
-    void on_detached(conn_handle conn, int fd) override {
+    void on_detached(conn_handle conn, int fd,
+                     std::unique_ptr<transport_state> transport) override {
         std::lock_guard lock(_mutex);
+        detached_transports.push_back(std::move(transport));
         events.push_back({event_type::detached, conn, fd});
         detached_fds.push_back(fd);
         _out.erase(key_of(conn));
@@ -235,13 +239,26 @@ class recording_handler final : public loop_handler {
 // the thread that calls it).
 class running_loop {
   public:
-    running_loop(backend_kind kind, const loop_config& config) {
+    // With `tls`, the backend runs under the TLS decorator (net/tls/tls_loop.h).
+    running_loop(backend_kind kind, const loop_config& config,
+                 tls::server_contexts* tls = nullptr) {
         std::string error;
-        loop = kind == backend_kind::uring ? make_uring_loop(config, &handler, &error)
-                                           : make_epoll_loop(config, &handler, &error);
+        std::unique_ptr<tls::tls_loop> decorator;
+        loop_handler* backend_handler = &handler;
+        if (tls) {
+            decorator = std::make_unique<tls::tls_loop>(&handler, tls, config.connections_max);
+            backend_handler = decorator->backend_handler();
+        }
+        loop = kind == backend_kind::uring ? make_uring_loop(config, backend_handler, &error)
+                                           : make_epoll_loop(config, backend_handler, &error);
         if (!loop) {
             start_error = error;
             return;
+        }
+        if (decorator) {
+            decorator->set_backend(std::move(loop));
+            tls_decorator = decorator.get();
+            loop = std::move(decorator);
         }
         handler.attach(loop.get());
     }
@@ -266,7 +283,8 @@ class running_loop {
         return returned;
     }
     // Adds a listener on 127.0.0.1 with a kernel-chosen port; returns the port (0 on error).
-    uint16_t listen() {
+    // `tls`: a TLS listener (a loop made with server contexts).
+    uint16_t listen(bool tls = false) {
         std::string error;
         int fd = open_listener("127.0.0.1:0", 1024, &error);
         if (fd < 0) return 0;
@@ -276,12 +294,13 @@ class running_loop {
             ::close(fd);
             return 0;
         }
-        if (loop->add_listener(fd) < 0) return 0;
+        if ((tls ? tls_decorator->add_tls_listener(fd) : loop->add_listener(fd)) < 0) return 0;
         return ntohs(address.sin_port);
     }
 
     recording_handler handler;
     std::unique_ptr<event_loop> loop;
+    tls::tls_loop* tls_decorator = nullptr;  // loop itself, when made with TLS
     std::string start_error;
 
   private:
