@@ -113,8 +113,8 @@ test-integration: $(CHORUSD) $(BENCH_TOOL)
 	  $(PYTHON) -m pytest -q -x tests/integration
 
 # The npm package's chorus.js is built from the one client source, web/chorus.js (not committed).
-client-js: clients/js/chorus.js
-clients/js/chorus.js: web/chorus.js clients/js/build.mjs
+client-js: clients/js/chorus.js clients/js/room_model.js
+clients/js/chorus.js clients/js/room_model.js &: web/chorus.js web/room_model.js clients/js/build.mjs
 	node clients/js/build.mjs
 
 test-web: $(CHORUSD) client-js

@@ -1,11 +1,16 @@
 // Chorus client library: one ChorusClient = one member of one room over the chorus.v1 WebSocket
 // protocol (docs/PROTOCOL.md). Plain ES module with no dependencies, so the same file runs in the
 // browser page and in Node (pass a WebSocket constructor such as the `ws` package's).
-// It tracks the member list and the last room seq, measures RTT, and reconnects with resume.
+// It keeps the room (members, mic seats, hands, speaking: room_model.js) and the last room seq,
+// measures RTT, and reconnects with resume.
 
+import { RoomModel, levelFromRms } from './room_model.js';
+
+export { RoomModel, levelFromRms };
 export const PROTOCOL = 'chorus.v1';
 export const OP_AUDIO = 0x01;
 export const OP_WHISPER_AUDIO = 0x02;
+export const OP_LEVEL_AUDIO = 0x03; // room audio with its RFC 6464 level (seats addition)
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 // Close codes after which the client reconnects and resumes (PROTOCOL.md §6, §7).
@@ -66,7 +71,8 @@ export class ChorusClient {
     this.name = options.name || '';
     this.lastSeq = 0; // seq of the last room event applied
     this.resumeToken = '';
-    this.members = new Map(); // member id -> {member, user, name, muted, speak}
+    this.model = new RoomModel(); // members, seats, hands, speaking (also as getters below)
+    this.admin = false; // we are a host (welcome.admin)
     this.muted = false; // our own mute state, as the server has it
     this.adminMuted = false; // muted by someone else (an admin): only an admin can unmute
     this._wantMuted = !!options.muted; // what the user asked for; applied after every welcome
@@ -149,6 +155,26 @@ export class ChorusClient {
 
   get connected() {
     return this.state === 'open' || this.state === 'resumed';
+  }
+
+  get members() {
+    return this.model.members;
+  }
+
+  get seats() {
+    return this.model.seats;
+  }
+
+  get hands() {
+    return this.model.hands;
+  }
+
+  get speaking() {
+    return this.model.speaking;
+  }
+
+  seatOf(member = this.member) {
+    return this.model.seatOf(member);
   }
 
   // ---- connection ---------------------------------------------------------------------------
@@ -336,20 +362,13 @@ export class ChorusClient {
       return;
     }
     if (typeof msg.seq === 'number' && !this._acceptSeq(msg)) return;
+    const applied = this.model.apply(msg);
     switch (msg.type) {
-      case 'joined':
-        this.members.set(msg.member, memberOf(msg));
-        break;
-      case 'left': {
+      case 'left':
         // Handlers get the name of who left: it is no longer in `members` when they run.
-        const gone = this.members.get(msg.member);
-        if (gone && msg.name === undefined) msg.name = gone.name;
-        this.members.delete(msg.member);
+        if (applied?.name !== undefined && msg.name === undefined) msg.name = applied.name;
         break;
-      }
       case 'muted': {
-        const m = this.members.get(msg.member);
-        if (m) m.muted = msg.muted;
         if (msg.member === this.member) {
           this.muted = msg.muted;
           this.adminMuted = msg.muted && msg.by !== this.member;
@@ -387,19 +406,20 @@ export class ChorusClient {
     this.member = w.member;
     this.user = w.user;
     this.name = w.name;
+    this.admin = w.admin === true;
     this.resumeToken = w.resume || '';
     this._everWelcomed = true;
     this._socketWelcomed = true;
     this._resumeFails = 0;
     this._attempt = 0;
+    // Resumed without a gap, the missed events (lastSeq, w.seq] follow and update the room as
+    // they arrive; a live client keeps its own lists until then (a reloaded page has none).
+    this.model.welcome(w, resumed && !w.gap && reconnect);
     if (resumed && !w.gap) {
-      // Missed events (lastSeq, w.seq] follow; they update the member list as they arrive.
       this._replayUntil = w.seq;
-      if (!reconnect) this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     } else {
       this._replayUntil = 0;
       this.lastSeq = w.seq;
-      this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     }
     if (!resumed) {
       this.muted = false; // a new member starts unmuted on the server
@@ -440,9 +460,13 @@ export class ChorusClient {
     return true;
   }
 
-  // Sends one room audio frame (0x01). Returns false when dropped (not open, or backlog).
-  sendAudio(payload) {
-    return this._sendBinary(OP_AUDIO, 0, payload);
+  // Sends one room audio frame: 0x01, or 0x03 with `level` (0 loudest .. 127 silence, RFC 6464
+  // -dBov; see levelFromRms) so the server can tell who is speaking. Returns false when dropped
+  // (not open, or backlog).
+  sendAudio(payload, level = null) {
+    if (level === null || level === undefined) return this._sendBinary(OP_AUDIO, 0, payload);
+    const clamped = Math.min(127, Math.max(0, Math.round(Number(level)) || 0));
+    return this._sendBinary(OP_LEVEL_AUDIO, clamped, payload);
   }
 
   // Sends one audio frame to a single member (0x02 + u32 BE target).
@@ -457,9 +481,10 @@ export class ChorusClient {
       return false;
     }
     const body = payload instanceof Uint8Array ? payload : new Uint8Array(payload);
-    const head = op === OP_WHISPER_AUDIO ? 5 : 1;
+    const head = op === OP_WHISPER_AUDIO ? 5 : op === OP_LEVEL_AUDIO ? 2 : 1;
     const frame = new Uint8Array(head + body.length);
     frame[0] = op;
+    if (op === OP_LEVEL_AUDIO) frame[1] = target; // the level
     if (op === OP_WHISPER_AUDIO) {
       frame[1] = (target >>> 24) & 0xff;
       frame[2] = (target >>> 16) & 0xff;
@@ -495,6 +520,57 @@ export class ChorusClient {
   // Admin: removes a member (it is closed with 4001).
   kick(member) {
     return this._sendJson({ type: 'kick', member });
+  }
+
+  // ---- mic seats and hands (each answered by a `seats` or `hand` event, or an `error`) -------
+
+  // Admin: the number of seats, 0..32 (0 turns seat mode off; sitters on removed seats stand).
+  setSeatCount(count) {
+    return this._sendJson({ type: 'seats', count });
+  }
+
+  // Admin: lock or mute a seat; `change` holds `locked` and/or `muted` (booleans).
+  setSeat(seat, change) {
+    const msg = { type: 'seat', seat };
+    if (change?.locked !== undefined) msg.locked = !!change.locked;
+    if (change?.muted !== undefined) msg.muted = !!change.muted;
+    return this._sendJson(msg);
+  }
+
+  lockSeat(seat, locked = true) {
+    return this.setSeat(seat, { locked });
+  }
+
+  muteSeat(seat, muted = true) {
+    return this.setSeat(seat, { muted });
+  }
+
+  // Sits on `seat` (moving from one's own), or on the lowest free seat when it is omitted.
+  takeSeat(seat) {
+    return this._sendJson(seat === undefined || seat === null ? { type: 'take_seat' }
+      : { type: 'take_seat', seat });
+  }
+
+  leaveSeat() {
+    return this._sendJson({ type: 'leave_seat' });
+  }
+
+  // Admin: puts `member` on `seat` (empty, may be locked), or stands it up with seat null.
+  moveMember(member, seat) {
+    return this._sendJson({ type: 'move', member, seat: seat ?? null });
+  }
+
+  standUp(member) {
+    return this.moveMember(member, null);
+  }
+
+  raiseHand(raised = true) {
+    return this._sendJson({ type: 'hand', raised: !!raised });
+  }
+
+  // Admin: lowers another member's hand.
+  lowerHand(member) {
+    return this._sendJson({ type: 'hand', member, raised: false });
   }
 
   // Sends any message object as-is (for tools and tests).
@@ -559,14 +635,4 @@ export class ChorusClient {
     if (ws && ws._socket) ws._socket.destroy();
     else if (ws) ws.close(4000, 'test drop');
   }
-}
-
-function memberOf(m) {
-  return {
-    member: m.member,
-    user: m.user,
-    name: m.name ?? m.user,
-    muted: !!m.muted,
-    speak: m.speak !== false,
-  };
 }
