@@ -113,8 +113,9 @@ test-integration: $(CHORUSD) $(BENCH_TOOL)
 	  $(PYTHON) -m pytest -q -x tests/integration
 
 # The npm package's chorus.js is built from the one client source, web/chorus.js (not committed).
-client-js: clients/js/chorus.js clients/js/room_model.js
-clients/js/chorus.js clients/js/room_model.js &: web/chorus.js web/room_model.js clients/js/build.mjs
+CLIENT_JS := chorus.js emitter.js room_model.js wire.js
+client-js: $(addprefix clients/js/,$(CLIENT_JS))
+$(addprefix clients/js/,$(CLIENT_JS)) &: $(addprefix web/,$(CLIENT_JS)) clients/js/build.mjs
 	node clients/js/build.mjs
 
 test-web: $(CHORUSD) client-js

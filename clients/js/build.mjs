@@ -1,11 +1,11 @@
-// Builds this package's chorus.js and room_model.js from the one client source, web/ (the files
-// chorusd serves to browsers). Run by `npm pack`/`npm publish` (prepack), `npm install` in this
-// folder (prepare) and `make client-js`; the built files are ignored by git, so there is no copy
-// to edit.
+// Builds this package's modules (chorus.js and what it imports) from the one client source,
+// web/ (the files chorusd serves to browsers). Run by `npm pack`/`npm publish` (prepack),
+// `npm install` in this folder (prepare) and `make client-js`; the built files are ignored by
+// git, so there is no copy to edit.
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const FILES = ['chorus.js', 'room_model.js'];
+const FILES = ['chorus.js', 'emitter.js', 'room_model.js', 'wire.js'];
 for (const file of FILES) {
   const src = fileURLToPath(new URL(`../../web/${file}`, import.meta.url));
   const dst = fileURLToPath(new URL(`./${file}`, import.meta.url));

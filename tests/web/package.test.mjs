@@ -13,7 +13,7 @@ import { startServer, REPO } from './helpers.mjs';
 
 const PKG = path.join(REPO, 'clients/js');
 // The files the package ships from web/ (clients/js/build.mjs).
-const FILES = ['chorus.js', 'room_model.js'];
+const FILES = ['chorus.js', 'emitter.js', 'room_model.js', 'wire.js'];
 let server;
 
 before(async () => {
@@ -41,7 +41,7 @@ function run(cmd, args, ms = 10000, cwd = undefined) {
   });
 }
 
-test('npm pack builds the package from web/ (chorus.js, room_model.js); git holds no copy', async () => {
+test('npm pack builds the package from web/ (chorus.js and its modules); git holds no copy', async () => {
   const tracked = await run('git', ['-C', REPO, 'ls-files', '--', 'clients/js']);
   assert.equal(tracked.code, 0, tracked.out);
   const files = tracked.out.split('\n').filter(Boolean);
