@@ -181,7 +181,7 @@ export class Controls {
       on: this.ptt ? 'Talking (release Space to mute)'
         : muted ? (c?.adminMuted ? 'Muted by an admin' : 'Muted · hold Space to talk')
           : 'Microphone on',
-      standing: 'Listening: take a seat or raise your hand to talk',
+      standing: 'Listener: take a seat to talk',
       'seat-muted': 'Your seat is muted by the host',
     }[c && !c.connected && this.mic === 'on' ? 'offline'
       : this.mic === 'on' && this.seatBlock() ? this.seatBlock() : this.mic];

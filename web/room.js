@@ -130,7 +130,7 @@ export class RoomView {
         box.append(chip('stand', 'Stand up', who, `Take ${who} off the seat`,
           () => this.client.standUp(m.member)));
       } else if (this.onInvite) {
-        box.append(chip('invite', 'Invite to seat', who, `Put ${who} on a free seat`,
+        box.append(chip('invite-seat', 'Invite to seat', who, `Put ${who} on a free seat`,
           () => this.onInvite(m.member)));
       }
     }

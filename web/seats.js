@@ -11,6 +11,9 @@ const $ = (id) => document.getElementById(id);
 const SEAT_CHOICES = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 12, 16, 20, 24, 32];
 const LOCK_SVG = '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="5" y="11" width="14" ' +
   'height="10" rx="2"/><path d="M8 11V8a4 4 0 0 1 8 0v3"/></svg>';
+const HAND_SVG = '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M8 13V5.5a1.5 1.5 0 0 1 ' +
+  '3 0V11M11 10V4a1.5 1.5 0 0 1 3 0v6M14 10V5.5a1.5 1.5 0 0 1 3 0V13M17 9.5a1.5 1.5 0 0 1 3 0' +
+  'V14a7 7 0 0 1-7 7h-1a6 6 0 0 1-5-2.7L4 14.5a1.5 1.5 0 0 1 2.5-1.7L8 15"/></svg>';
 const MUTE_SVG = '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="9" y="3" width="6" ' +
   'height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"/></svg>';
 
@@ -105,8 +108,11 @@ export class SeatView {
     const state = [s.locked ? 'locked' : '', s.muted ? 'muted' : '', speaking ? 'speaking' : '']
       .filter(Boolean).join(', ');
     const label = `Seat ${s.seat + 1}: ${name || 'empty'}${state ? `, ${state}` : ''}`;
-    btn.setAttribute('aria-label', canTake ? `${label}. Take this seat` : host
-      ? `${label}. Seat options` : label);
+    // The name is read from hidden text, not aria-label: the initials shown are not a name.
+    const spoken = document.createElement('span');
+    spoken.className = 'sr-only';
+    spoken.textContent = canTake ? `${label}. Take this seat` : host ? `${label}. Seat options`
+      : label;
     if (host) {
       btn.setAttribute('aria-expanded', String(this.menuSeat === s.seat));
       btn.setAttribute('aria-haspopup', 'true');
@@ -121,7 +127,7 @@ export class SeatView {
       face.className = 'seat-empty';
       face.innerHTML = s.locked ? LOCK_SVG : '<span>+</span>';
     }
-    btn.append(face);
+    btn.append(face, spoken);
     btn.addEventListener('click', () => {
       if (host) {
         this.menuSeat = this.menuSeat === s.seat ? -1 : s.seat;
@@ -196,17 +202,20 @@ export class SeatView {
       const li = document.createElement('li');
       li.className = 'hand';
       li.dataset.member = String(id);
+      const icon = document.createElement('span');
+      icon.className = 'hand-icon';
+      icon.setAttribute('aria-hidden', 'true');
+      icon.innerHTML = HAND_SVG;
       const who = document.createElement('span');
       who.className = 'hand-name';
       who.textContent = this.room.nameOf(id);
-      li.append(who);
+      li.append(icon, who);
       if (host) {
         const name = this.room.nameOf(id);
         const seated = m.seatOf(id) >= 0;
-        li.append(button('invite', seated ? 'Seated' : 'Invite to seat', `Invite ${name} to a seat`,
+        li.append(button('invite-seat', seated ? 'Seated' : 'Invite to seat', name,
           () => this.invite(id), !c.connected || seated || !m.seatMode));
-        li.append(button('lower', 'Lower', `Lower ${name}'s hand`, () => c.lowerHand(id),
-          !c.connected));
+        li.append(button('lower', 'Lower hand', name, () => c.lowerHand(id), !c.connected));
       }
       return li;
     });
@@ -235,12 +244,16 @@ function badge(cls, label, svg) {
   return b;
 }
 
-function button(cls, label, aria, fn, disabled) {
+// A chip whose visible label is followed by `who` for screen readers ("Invite to seat (Mia)").
+function button(cls, label, who, fn, disabled) {
   const b = document.createElement('button');
   b.type = 'button';
   b.className = `chip ${cls}`;
   b.textContent = label;
-  b.setAttribute('aria-label', aria);
+  const hint = document.createElement('span');
+  hint.className = 'sr-only';
+  hint.textContent = ` (${who})`;
+  b.append(hint);
   b.disabled = !!disabled;
   b.addEventListener('click', fn);
   return b;
