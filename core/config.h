@@ -29,6 +29,11 @@ struct server_config {
     uint32_t text_rate = 20;
     uint32_t text_burst = 50;
     uint32_t max_room_members = 1000;
+    // Mic seats (PROTOCOL.md v1.1): the most a host may open, how many a new room starts with,
+    // and the level (-dBov) at or below which a 0x03 frame makes its sender speaking.
+    uint32_t max_seats = 32;
+    uint32_t default_seats = 0;
+    uint32_t speaking_level = 50;
     std::string auth_secret;  // empty: dev mode
     std::vector<std::string> allowed_origins;
     bool echo_endpoint = false;

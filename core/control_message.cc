@@ -126,6 +126,24 @@ const char* parse_control(simdjson::dom::parser& dom, simdjson::ondemand::parser
         } else if (key == "muted") {
             if (value.get_bool().get(out.muted)) return "\"muted\" must be true or false";
             out.has_muted = true;
+        } else if (key == "seat") {
+            out.has_seat = true;
+            ondemand::json_type seat_type;
+            if (value.type().get(seat_type)) return "not JSON";
+            if (seat_type == ondemand::json_type::null) {
+                out.seat_null = true;
+            } else if (value.get_uint64().get(out.seat)) {
+                return "\"seat\" must be a seat number or null";
+            }
+        } else if (key == "count") {
+            if (value.get_uint64().get(out.count)) return "\"count\" must be a whole number";
+            out.has_count = true;
+        } else if (key == "locked") {
+            if (value.get_bool().get(out.locked)) return "\"locked\" must be true or false";
+            out.has_locked = true;
+        } else if (key == "raised") {
+            if (value.get_bool().get(out.raised)) return "\"raised\" must be true or false";
+            out.has_raised = true;
         } else if (key == "t") {
             if (!raw_value(value, out.t)) return "not JSON";
             out.has_t = true;

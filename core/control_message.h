@@ -20,6 +20,16 @@ struct control_message {
     bool has_member = false;
     bool muted = false;
     bool has_muted = false;
+    // v1.1 seats and hands
+    uint64_t seat = 0;
+    bool has_seat = false;  // "seat" given: an integer, or null (seat_null)
+    bool seat_null = false;
+    uint64_t count = 0;
+    bool has_count = false;
+    bool locked = false;
+    bool has_locked = false;
+    bool raised = false;
+    bool has_raised = false;
     std::string t;  // ping: echoed verbatim
     bool has_t = false;
     std::string type_storage;

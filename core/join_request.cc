@@ -51,6 +51,14 @@ join_refusal read_identity(std::string_view query, std::string_view room_id,
     auto raw = ws::query_param(query, "user");
     if (!raw || !ws::percent_decode(*raw, out.user) || !user_id_valid(out.user))
         return refuse(400, "bad_request", "user must be 1-64 characters of A-Z a-z 0-9 _ . -");
+    // v1.1: dev mode trusts the query's user already, so it may also make that user a host.
+    if (auto raw_admin = ws::query_param(query, "admin")) {
+        if (*raw_admin == "1") {
+            out.admin = true;
+        } else if (*raw_admin != "0") {
+            return refuse(400, "bad_request", "admin must be 0 or 1");
+        }
+    }
     if (auto raw_name = ws::query_param(query, "name")) {
         *has_name = true;
         if (!ws::percent_decode(*raw_name, out.name))

@@ -42,6 +42,7 @@ void admit(const sync_context& context, session& s, room& r, member& m, bool res
         writer.pool().release(frame);
     }
     r.flush_held(m);
+    r.send_speaking(m);
     if (resumed) return;
     std::string json = "{\"type\":\"joined\",\"seq\":" + std::to_string(seq) + ",";
     std::string body;
@@ -63,6 +64,35 @@ bool resume_here(const sync_context& context, session& s, room& r, join_request&
     context.host.upgrade(s, request.chorus_v1);
     admit(context, s, r, *m, true, request);
     return true;
+}
+
+namespace {
+
+void publish_numbered(room& r, std::string_view before, std::string_view after) {
+    uint64_t seq = r.ledger().next_seq();
+    std::string json(before);
+    json += std::to_string(seq);
+    json += after;
+    r.publish_event(seq, json, nullptr);
+}
+
+}  // namespace
+
+void release_seat(room& r, uint32_t member) {
+    if (r.seats().stand(member))
+        publish_numbered(r, seats_event_before, seats_event_after(r.seats(), 0));
+    if (r.seats().lower_hand(member))
+        publish_numbered(r, hand_event_before, hand_event_after(0, member, false));
+}
+
+void publish_seat_outcome(room& r, const seat_request& request, const seat_outcome& outcome,
+                          uint32_t by) {
+    if (outcome.seats_changed)
+        publish_numbered(r, seats_event_before, seats_event_after(r.seats(), by));
+    if (outcome.hand_changed) {
+        bool raised = r.seats().hand_raised(request.member);
+        publish_numbered(r, hand_event_before, hand_event_after(by, request.member, raised));
+    }
 }
 
 }  // namespace local_rules
@@ -121,6 +151,17 @@ void local_sync::post_event(room& r, room_event&& event) {
     r.publish_event(seq, json, nullptr);
 }
 
+void local_sync::change_seats(room& r, member& by, const seat_request& request) {
+    seat_outcome outcome = r.seats().apply(request);
+    if (outcome.error != seat_error::none) {
+        if (by.connection)
+            _context.writer.send_error(*by.connection, seat_error_code(outcome.error),
+                                       seat_error_text(outcome.error));
+        return;
+    }
+    local_rules::publish_seat_outcome(r, request, outcome, by.id);
+}
+
 // The member leaves the room for good: `left` to everyone, and the room ends if it was the last.
 void local_sync::gone(member& m, std::string_view reason, bool end_room_if_empty) {
     room& r = *m.home;
@@ -131,8 +172,10 @@ void local_sync::gone(member& m, std::string_view reason, bool end_room_if_empty
     json += "\",\"reason\":\"";
     json += reason;
     json += "\"}";
+    uint32_t id = m.id;
     r.erase(m);
     r.publish_event(seq, json, nullptr);
+    local_rules::release_seat(r, id);
     if (end_room_if_empty) maybe_end(r);
 }
 

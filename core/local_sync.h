@@ -21,6 +21,12 @@ void admit(const sync_context& context, session& s, room& r, member& m, bool res
 // A member held on this node with the token's session resumes here (an older connection of it
 // is taken over, 4009). False when no such member is here.
 bool resume_here(const sync_context& context, session& s, room& r, join_request& request);
+// A member left (`left` already published): it stands up and lowers its hand, each with its
+// event by the server (by 0), numbered by the room's ledger.
+void release_seat(room& r, uint32_t member);
+// The events of a seat request's outcome (seats, then a lowered hand), numbered by the ledger.
+void publish_seat_outcome(room& r, const seat_request& request, const seat_outcome& outcome,
+                          uint32_t by);
 
 }  // namespace local_rules
 
@@ -31,7 +37,8 @@ class local_sync final : public room_sync {
     void leave(member& m, std::string_view reason) override;
     void kick(member& target) override;
     void post_event(room& r, room_event&& event) override;
-    void publish_audio(room&, const shared_frame*) override {}
+    void change_seats(room& r, member& by, const seat_request& request) override;
+    void publish_audio(room&, const shared_frame*, uint8_t) override {}
     bool route_whisper(room&, member&, const shared_frame*, char) override { return false; }
     void poll() override {}
     void end_pass() override {}

@@ -1,6 +1,8 @@
 // Member input: control-message handlers and the start of the audio path.
 #include "core/member_input.h"
 
+#include <algorithm>
+
 #include "core/base/clock.h"
 #include "core/limits.h"
 #include "ws/handshake.h"
@@ -11,6 +13,8 @@ namespace {
 
 constexpr uint8_t audio_room = 0x01;
 constexpr uint8_t audio_whisper = 0x02;
+constexpr uint8_t audio_room_level = 0x03;  // v1.1: op, level, payload
+constexpr uint8_t no_level = 0xff;
 
 uint32_t read_u32_be(const uint8_t* p) {
     return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
@@ -44,6 +48,7 @@ void member_input::on_text(session& s, std::span<const uint8_t> payload) {
     if (type == "whisper") return on_whisper(s, *m, message);
     if (type == "mute") return on_mute(s, *m, message);
     if (type == "kick") return on_kick(s, *m, message);
+    if (on_seat_message(s, *m, message)) return;
     _writer.send_error(s, "bad_message", "unknown message type");
 }
 
@@ -130,15 +135,15 @@ void member_input::on_binary(session& s, std::span<const uint8_t> payload) {
     }
     if (payload[0] == audio_room) {
         _metrics.audio_frames_in.add();
-        if (payload.size() == 1) return;  // nothing to relay
-        if (m->muted || !m->speak) {
-            _metrics.audio_dropped_forbidden.add();
-            if (!_writer.limited(s, limited_error::forbidden))
-                _writer.send_error(s, "forbidden",
-                                   m->muted ? "you are muted" : "you may not speak here");
+        room_audio(s, *m, payload.subspan(1), no_level);
+    } else if (payload[0] == audio_room_level) {
+        _metrics.audio_frames_in.add();
+        if (payload.size() < 2) {
+            if (!_writer.limited(s, limited_error::bad_message))
+                _writer.send_error(s, "bad_message", "0x03 needs op, level and payload");
             return;
         }
-        fan_out_audio(*m, payload.subspan(1));
+        room_audio(s, *m, payload.subspan(2), std::min<uint8_t>(payload[1], 127));
     } else if (payload[0] == audio_whisper) {
         if (payload.size() < 5) {
             if (!_writer.limited(s, limited_error::bad_message))
@@ -153,13 +158,32 @@ void member_input::on_binary(session& s, std::span<const uint8_t> payload) {
     }
 }
 
+// The seat check costs one scan of the room's seats per received frame, never per delivery.
+void member_input::room_audio(session& s, member& m, std::span<const uint8_t> audio,
+                              uint8_t level) {
+    if (audio.empty()) return;  // nothing to relay
+    room& r = *m.home;
+    if (m.muted || !m.speak || !r.seats().may_speak(m.id)) {
+        _metrics.audio_dropped_forbidden.add();
+        if (!_writer.limited(s, limited_error::forbidden))
+            _writer.send_error(s, "forbidden",
+                               m.muted                       ? "you are muted"
+                               : !m.speak                    ? "you may not speak here"
+                               : r.seats().seat_of(m.id) < 0 ? "take a seat to speak"
+                                                             : "your seat is muted");
+        return;
+    }
+    fan_out_audio(m, audio, level);
+}
+
 // One encoded frame, one reference per receiver here, one hand-over to the room_sync.
-void member_input::fan_out_audio(member& from, std::span<const uint8_t> audio) {
+void member_input::fan_out_audio(member& from, std::span<const uint8_t> audio, uint8_t level) {
     shared_frame* frame = _writer.audio_frame(audio_room, from.id, audio);
     room& r = *from.home;
     r.deliver_audio(frame, &from);
-    _sync.publish_audio(r, frame);
+    _sync.publish_audio(r, frame, level);
     _writer.pool().release(frame);
+    if (level != no_level) r.speaking().note(from.id, level, base::monotonic_ms());
 }
 
 void member_input::whisper_audio(session& s, member& from, std::span<const uint8_t> rest) {

@@ -21,13 +21,23 @@ class member_input {
     void on_binary(session& s, std::span<const uint8_t> payload);
 
   private:
-    void fan_out_audio(member& from, std::span<const uint8_t> audio);
+    void fan_out_audio(member& from, std::span<const uint8_t> audio, uint8_t level);
     void whisper_audio(session& s, member& from, std::span<const uint8_t> rest);
     void on_ping(session& s, const control_message& message);
     void on_chat(session& s, member& m, const control_message& message);
     void on_whisper(session& s, member& m, const control_message& message);
     void on_mute(session& s, member& m, const control_message& message);
     void on_kick(session& s, member& m, const control_message& message);
+    // member_seats.cc: the v1.1 seat and hand messages (permissions here, rules in seat_state).
+    // True when it was one of them.
+    bool on_seat_message(session& s, member& m, const control_message& message);
+    void on_seats(session& s, member& m, const control_message& message);
+    void on_seat(session& s, member& m, const control_message& message);
+    void on_take_seat(session& s, member& m, const control_message& message);
+    void on_move(session& s, member& m, const control_message& message);
+    void on_hand(session& s, member& m, const control_message& message);
+    // Room audio (0x01, or 0x03 with its level; `level` above 127: none) from `m`.
+    void room_audio(session& s, member& m, std::span<const uint8_t> audio, uint8_t level);
     // The member of `m`'s room that `id` names, or null (an error is sent).
     member* target(session& s, member& m, uint64_t id);
 

@@ -34,7 +34,16 @@ void away_list::remove(member& m) {
 
 room::room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_writer& writer,
            away_list& away)
-    : _id(id), _ledger(std::move(ledger)), _writer(writer), _away(away) {}
+    : _id(id),
+      _ledger(std::move(ledger)),
+      _writer(writer),
+      _away(away),
+      _speaking(static_cast<uint8_t>(writer.config().speaking_level)) {
+    seat_request open;
+    open.what = seat_request::kind::count;
+    open.count = writer.config().default_seats;
+    (void)_seats.apply(open);
+}
 
 room::~room() {
     for (auto& [id, m] : _members) {
@@ -109,6 +118,7 @@ void room::go_away(member& m) {
 }
 
 void room::erase(member& m) {
+    _speaking.forget(m.id);
     detach(m);
     _away.remove(m);
     drop_held(m);
@@ -147,6 +157,17 @@ void room::broadcast(shared_frame* frame, const member* except) {
     std::vector<member*> targets = _present;  // a slow consumer may be closed meanwhile
     for (member* other : targets)
         if (other != except && other->connection) _writer.queue_control(*other->connection, frame);
+}
+
+void room::broadcast_text(std::string_view json) {
+    shared_frame* frame = _writer.text_frame(json);
+    broadcast(frame, nullptr);
+    _writer.pool().release(frame);
+}
+
+void room::send_speaking(member& m) {
+    if (_speaking.empty() || !m.connection) return;
+    _writer.send_text(*m.connection, _speaking.json());
 }
 
 void room::publish_event(uint64_t seq, std::string_view json, const member* except) {
@@ -202,6 +223,8 @@ void room::append_member(std::string& out, const member& m) {
     out += m.muted ? "true" : "false";
     out += ",\"speak\":";
     out += m.speak ? "true" : "false";
+    out += ",\"admin\":";
+    out += m.admin ? "true" : "false";
     out += '}';
 }
 
@@ -213,9 +236,14 @@ std::string room::welcome_json(const member& m, uint64_t seq, bool resumed, bool
     json += "\",\"name\":\"";
     ws::append_json_escaped(json, m.name);
     json += "\",\"seq\":" + std::to_string(seq) + ",\"resumed\":" + (resumed ? "true" : "false") +
-            ",\"gap\":" + (gap ? "true" : "false") + ",\"resume\":\"";
+            ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
+            ",\"resume\":\"";
     json += resume_token;
-    json += "\",\"members\":[";
+    json += "\",\"seats\":{";
+    _seats.append_seats_json(json);
+    json += "},\"hands\":";
+    _seats.append_hands_json(json);
+    json += ",\"members\":[";
     bool first = true;
     for (const auto& [id, other] : _members) {
         if (other.get() == &m) continue;

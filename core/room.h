@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "core/room_ledger.h"
+#include "core/seats.h"
 #include "core/session_writer.h"
+#include "core/speaking.h"
 
 namespace chorus::core {
 
@@ -85,6 +87,9 @@ class room {
     member* find(uint32_t id);
     member* find_user(std::string_view user);
     const std::vector<member*>& present() const { return _present; }
+    seat_state& seats() { return _seats; }
+    const seat_state& seats() const { return _seats; }
+    speaking_set& speaking() { return _speaking; }
     uint32_t local_members() const { return _local; }    // node 0: present, away or leaving
     uint32_t remote_members() const { return _remote; }  // members of other nodes
 
@@ -119,10 +124,18 @@ class room {
     // Queues the whispers held for `m` to its connection.
     void flush_held(member& m);
     void drop_held(member& m);
+    // Works the speaking set out and, when it changed and is due, tells the present members.
+    void poll_speaking(uint64_t now_ms) {
+        if (_speaking.active() && _speaking.poll(now_ms)) broadcast_text(_speaking.json());
+    }
+    // A member just welcomed (and replayed) hears who is speaking, when anyone is.
+    void send_speaking(member& m);
+    // Queues `json` to every present member (not recorded: no seq).
+    void broadcast_text(std::string_view json);
     // Applies a mute by `by` (an admin's mute is sticky).
     static void set_muted(member& m, bool muted, uint32_t by);
 
-    // {"member":..,"user":..,"name":..,"muted":..,"speak":..}
+    // {"member":..,"user":..,"name":..,"muted":..,"speak":..,"admin":..}
     static void append_member(std::string& out, const member& m);
     std::string welcome_json(const member& m, uint64_t seq, bool resumed, bool gap,
                              std::string_view resume_token) const;
@@ -138,6 +151,8 @@ class room {
     std::vector<member*> _present;  // fan-out targets, contiguous
     uint32_t _local = 0;
     uint32_t _remote = 0;
+    seat_state _seats;
+    speaking_set _speaking;
 };
 
 }  // namespace chorus::core

@@ -32,6 +32,10 @@ void room_table::end(room& r) {
     _writer.metrics().rooms.set(rooms ? rooms - 1 : 0);
 }
 
+void room_table::poll_speaking(uint64_t now_ms) {
+    for (auto& [id, r] : _rooms) r->poll_speaking(now_ms);
+}
+
 std::string room_table::listing_json() const {
     std::string out;
     for (const auto& [id, r] : _rooms) {

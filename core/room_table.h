@@ -24,6 +24,8 @@ class room_table {
     void end(room& r);
     away_list& away() { return _away; }
     const map& rooms() const { return _rooms; }
+    // Every room's speaking set is worked out; changed ones are announced (PROTOCOL.md v1.1 §5).
+    void poll_speaking(uint64_t now_ms);
     // {"room":..,"members":..} entries for /v1/rooms, comma-separated.
     std::string listing_json() const;
 

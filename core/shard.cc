@@ -253,6 +253,7 @@ void shard::after_submit() {
 
 void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) start_drain();
+    poll_speaking();
     _writer.flush_pass();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
     _sync->end_pass();
@@ -272,6 +273,13 @@ void shard::before_sleep() {
         if (_listeners_closed && (_loop->connection_count() == 0 || now >= _drain_deadline_ms))
             _loop->stop();
     }
+}
+
+void shard::poll_speaking() {
+    uint64_t now = base::monotonic_ms();
+    if (now < _speaking_polled_ms + speaking_poll_ms) return;
+    _speaking_polled_ms = now;
+    _rooms.poll_speaking(now);
 }
 
 void shard::start_drain() {
@@ -299,6 +307,7 @@ void shard::on_tick() {
     uint32_t now = _writer.now_ms();
     sweep(now);
     _rooms.away().expire(base::monotonic_ms(), [&](member& m) { _sync->leave(m, "timeout"); });
+    poll_speaking();
     if (++_ticks % sweep_ticks_per_second == 0) _pool.trim();
     if (_draining && _listeners_closed && drained()) _loop->stop();
 }

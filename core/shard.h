@@ -92,6 +92,8 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     void on_detached(net::conn_handle conn, int fd) override;
     void on_wake() override;
     void on_tick() override;
+    // Every speaking_poll_ms at most (from the end of a pass or a tick): the rooms' speaking sets.
+    void poll_speaking();
     void before_sleep() override;
     void after_wake() override;
     void after_submit() override;
@@ -152,6 +154,7 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     uint64_t _pass_started_ns = 0;
     uint32_t _sweep_cursor = 0;
     uint32_t _ticks = 0;
+    uint64_t _speaking_polled_ms = 0;
     std::atomic<bool> _drain_requested{false};
     // Start-up steps (give_listener = 1, start_listening = 2), asked by the main thread and
     // done on the loop thread; a loop that ends marks every step done, with -ECANCELED.

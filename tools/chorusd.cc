@@ -27,6 +27,10 @@ usage: chorusd [flags]
   --max-connections N         refuse with 503 beyond N (default: what the fd limit allows)
   --max-connections-per-ip N  per source address (default 0 = off)
   --max-room-members N        refuse with 409 beyond N (default 1000)
+  --max-seats N               mic seats a host may open in a room, at most 32 (default 32)
+  --default-seats N           seats a new room starts with (default 0: seat mode off)
+  --speaking-level N          0x03 level (-dBov, 0..127) at or below which a member is
+                              speaking (default 50)
   --max-frame BYTES           largest message on a room connection (default 16384)
   --send-queue-soft BYTES     drop audio to a connection beyond this backlog (default 64KiB)
   --send-queue-hard BYTES     close a connection (1013) beyond this backlog (default 1MiB)
@@ -105,6 +109,9 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
     if (flag == "--max-connections") return parse_count(flag, v, &c.max_connections);
     if (flag == "--max-connections-per-ip") return parse_count(flag, v, &c.max_connections_per_ip);
     if (flag == "--max-room-members") return parse_count(flag, v, &c.max_room_members);
+    if (flag == "--max-seats") return parse_count(flag, v, &c.max_seats);
+    if (flag == "--default-seats") return parse_count(flag, v, &c.default_seats);
+    if (flag == "--speaking-level") return parse_count(flag, v, &c.speaking_level);
     if (flag == "--max-frame") return parse_bytes(flag, v, &c.max_frame_bytes);
     if (flag == "--send-queue-soft") return parse_bytes(flag, v, &c.send_queue_soft_bytes);
     if (flag == "--send-queue-hard") return parse_bytes(flag, v, &c.send_queue_hard_bytes);
@@ -198,6 +205,18 @@ int main(int argc, char** argv) {
     }
     if (config.send_queue_hard_bytes < config.send_queue_soft_bytes) {
         fail("--send-queue-hard must not be below --send-queue-soft");
+        return 2;
+    }
+    if (config.max_seats > chorus::core::seats_max) {
+        fail("--max-seats is at most 32");
+        return 2;
+    }
+    if (config.default_seats > config.max_seats) {
+        fail("--default-seats must not be above --max-seats");
+        return 2;
+    }
+    if (config.speaking_level > 127) {
+        fail("--speaking-level is a level from 0 (loudest) to 127 (silence)");
         return 2;
     }
     if (config.max_frame_bytes > (64u << 20)) {

@@ -78,7 +78,11 @@ void cluster_sync::post_event(room& r, room_event&& event) {
                        std::move(event.after), mute ? event.member : 0);
 }
 
-void cluster_sync::publish_audio(room& r, const shared_frame* frame) {
+void cluster_sync::change_seats(room& r, member& by, const seat_request& request) {
+    local_seats(r, by, request);
+}
+
+void cluster_sync::publish_audio(room& r, const shared_frame* frame, uint8_t) {
     cluster_publish_audio(r, frame);
 }
 

@@ -437,6 +437,21 @@ void cluster_sync::on_event_reply(pending_op& op, room& r, cluster_event& e) {
     local_event(r, op.before, op.after);
 }
 
+void cluster_sync::local_seats(room& r, member& by, const seat_request& request) {
+    seat_outcome outcome = r.seats().apply(request);
+    if (outcome.error != seat_error::none) {
+        if (by.connection)
+            _writer.send_error(*by.connection, seat_error_code(outcome.error),
+                               seat_error_text(outcome.error));
+        return;
+    }
+    if (outcome.seats_changed)
+        local_event(r, seats_event_before, seats_event_after(r.seats(), by.id));
+    if (outcome.hand_changed)
+        local_event(r, hand_event_before,
+                    hand_event_after(by.id, request.member, r.seats().hand_raised(request.member)));
+}
+
 // Degraded mode: an event for the members on this node only, numbered after the last seq seen.
 void cluster_sync::local_event(room& r, std::string_view before, std::string_view after) {
     uint64_t seq = r.ledger().current_seq() + 1;

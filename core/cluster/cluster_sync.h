@@ -45,7 +45,8 @@ class cluster_sync final : public room_sync {
     void leave(member& m, std::string_view reason) override;
     void kick(member& target) override;
     void post_event(room& r, room_event&& event) override;
-    void publish_audio(room& r, const shared_frame* frame) override;
+    void change_seats(room& r, member& by, const seat_request& request) override;
+    void publish_audio(room& r, const shared_frame* frame, uint8_t level) override;
     bool route_whisper(room& r, member& target, const shared_frame* frame, char type) override;
     void poll() override;
     void end_pass() override;
@@ -100,6 +101,8 @@ class cluster_sync final : public room_sync {
     welcome_wait welcome_for(room& r, const member& m, uint64_t seq, bool resumed, bool gap,
                              const reply_value& members) const;
     void local_event(room& r, std::string_view before, std::string_view after);
+    // Degraded: a seat request applied among the members here (Redis learns nothing of it).
+    void local_seats(room& r, member& by, const seat_request& request);
     std::string record_of(const member& m) const;
 
     // cluster_sync_apply.cc: what comes from the other nodes

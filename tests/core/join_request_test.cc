@@ -91,5 +91,23 @@ TEST(JoinRequest, WithAnAuthSecretTheTokenDecides) {
     EXPECT_EQ(parse("token=" + good, "another-secret").refusal.status, 401);
 }
 
+TEST(JoinRequest, DevModeAdminComesFromTheQuery) {
+    EXPECT_TRUE(parse("user=ann&admin=1").request.admin);
+    EXPECT_FALSE(parse("user=ann&admin=0").request.admin);
+    EXPECT_FALSE(parse("user=ann").request.admin);
+    for (std::string bad : {"true", "2", "", "01"})
+        EXPECT_EQ(parse("user=ann&admin=" + bad).refusal.status, 400) << bad;
+}
+
+TEST(JoinRequest, WithAuthOnTheQuerysAdminIsIgnored) {
+    std::string secret = "a-secret-of-enough-bytes";
+    std::string plain = sign_jwt_hs256(R"({"sub":"ann","room":"lobby","exp":1800000000})", secret);
+    for (std::string value : {"1", "junk"}) {
+        parsed p = parse("token=" + plain + "&admin=" + value, secret);
+        EXPECT_EQ(p.refusal.status, 0);
+        EXPECT_FALSE(p.request.admin);
+    }
+}
+
 }  // namespace
 }  // namespace chorus::core

@@ -1,6 +1,9 @@
 // libFuzzer target for parse_control, the first thing every client text message meets: feeds
 // the input (padded as the shard pads it) and checks the parser's promises. A small strict JSON
-// grammar check is the oracle for what may be accepted (CHORUS_FUZZ_STRICT=0 turns it off).
+// grammar check is the oracle for what may be accepted (CHORUS_FUZZ_STRICT=0 turns it off). An
+// accepted v1.1 seat or hand message is then applied to a seated room's seat_state, whose
+// invariants (one seat per member, one hand per member, its text form round-trips) must hold.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +11,7 @@
 #include <string_view>
 
 #include "core/control_message.h"
+#include "core/seats.h"
 
 namespace {
 
@@ -141,6 +145,63 @@ bool is_space(char c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+// The request member_input would hand to the room_sync for `m` (as if from member 1, a host).
+bool seat_request_of(const chorus::core::control_message& m, chorus::core::seat_request& out) {
+    using chorus::core::seat_request;
+    auto seat_of = [](uint64_t seat) {
+        return static_cast<int32_t>(std::min<uint64_t>(seat, chorus::core::seats_max));
+    };
+    out.member = m.has_member && m.member_id <= UINT32_MAX && m.member_id != 0
+                     ? static_cast<uint32_t>(m.member_id)
+                     : 1;
+    if (m.type == "seats" && m.has_count) {
+        out.what = seat_request::kind::count;
+        out.count = static_cast<uint32_t>(std::min<uint64_t>(m.count, chorus::core::seats_max));
+    } else if (m.type == "seat" && m.has_seat && !m.seat_null && (m.has_locked || m.has_muted)) {
+        out.what = seat_request::kind::flags;
+        out.seat = seat_of(m.seat);
+        if (m.has_locked) out.locked = m.locked;
+        if (m.has_muted) out.muted = m.muted;
+    } else if (m.type == "take_seat" || m.type == "move") {
+        out.what = m.type == "move" ? seat_request::kind::move : seat_request::kind::take;
+        if (m.has_seat && !m.seat_null) out.seat = seat_of(m.seat);
+    } else if (m.type == "leave_seat") {
+        out.what = seat_request::kind::leave;
+    } else if (m.type == "hand" && m.has_raised) {
+        out.what = seat_request::kind::hand;
+        out.raised = m.raised;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+void check_seats(const chorus::core::control_message& message) {
+    using namespace chorus::core;
+    check(message.has_seat || (message.seat == 0 && !message.seat_null));
+    check(message.has_count || message.count == 0);
+    check(message.has_locked || !message.locked);
+    check(message.has_raised || !message.raised);
+    seat_request request;
+    if (!seat_request_of(message, request)) return;
+    seat_state state;
+    check(state.decode_seats("4;7:0;0:1;1:2;0:3"));
+    check(state.decode_hands("9,7,3"));
+    std::string before = state.encode_seats() + "|" + state.encode_hands();
+    seat_outcome outcome = state.apply(request);
+    std::string after = state.encode_seats() + "|" + state.encode_hands();
+    if (outcome.error != seat_error::none) check(before == after);
+    if (!outcome.seats_changed && !outcome.hand_changed) check(before == after);
+    check(state.count() <= seats_max);
+    for (uint32_t i = 0; i < state.count(); ++i)
+        if (state.at(i).member) check(state.seat_of(state.at(i).member) == int(i));
+    seat_state copy;
+    check(copy.decode_seats(state.encode_seats()));
+    check(copy.decode_hands(state.encode_hands()));
+    check(copy.encode_seats() == state.encode_seats());
+    check(copy.hands() == state.hands());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -162,6 +223,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(message.has_member || message.member_id == 0);
     check(message.has_muted || !message.muted);
     check(message.has_t || message.t.empty());
+    check_seats(message);
     if (message.has_t) {
         check(!message.t.empty());
         check(!is_space(message.t.front()) && !is_space(message.t.back()));

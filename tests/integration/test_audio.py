@@ -75,7 +75,8 @@ def test_whisper_audio_to_absent_member(server):
     assert errors_in(barrier(a)) == ["no_such_member"]
 
 
-@pytest.mark.parametrize("frame", [b"", b"\x03abc", b"\x00", b"\xff\x01", b"\x02",
+# 0x03 is room audio with a level since v1.1 (test_seats.py): only a bare 0x03 is malformed.
+@pytest.mark.parametrize("frame", [b"", b"\x04abc", b"\x03", b"\x00", b"\xff\x01", b"\x02",
                                    b"\x02\x00\x00\x00"])
 def test_malformed_binary_is_bad_message(server, frame):
     a, b, c = trio(server)

@@ -1,0 +1,501 @@
+"""Mic seats, raised hands and the speaking set (PROTOCOL.md v1.1) on one node: hosts, seat
+state in the welcome, every seat and hand message with its events and errors (in the order of
+precedence), leave and timeout releases, the grace keeping a seat, audio in seat mode, op 0x03
+and the `speaking` messages derived from its levels.
+"""
+
+import json
+import threading
+
+import pytest
+
+from harness import (T, assert_fields, barrier, check_refusal, errors_in, make_jwt, room_path,
+                     uniq, welcome_of)
+
+
+@pytest.fixture(scope="module")
+def server(chorusd_module):
+    return chorusd_module("--max-seats", "8", "--resume-grace", "5s")
+
+
+def member(server, room, user, admin=False, **extra):
+    c = server.ws(room_path(room, user=user, admin=1 if admin else None, **extra))
+    return welcome_of(c)
+
+
+def drain_joined(*clients_and_counts):
+    for c, n in clients_and_counts:
+        for _ in range(n):
+            c.recv_json("joined")
+
+
+def host_and_two(server, seats=None):
+    """A host and two members in a fresh room (joins read), optionally with `seats` open."""
+    room = uniq()
+    h = member(server, room, "host", admin=True)
+    a = member(server, room, "a")
+    b = member(server, room, "b")
+    drain_joined((h, 2), (a, 1))
+    if seats is not None:
+        h.send_json({"type": "seats", "count": seats})
+        for c in (h, a, b):
+            c.recv_json("seats")
+    return room, h, a, b
+
+
+def texts(messages):
+    return [json.loads(m[1]) for m in messages if m[0] == "text"]
+
+
+def seats_of(event):
+    return [s["member"] for s in event["list"]]
+
+
+def test_hosts_are_marked_everywhere(server):
+    room = uniq()
+    h = member(server, room, "host", admin=True)
+    assert h.welcome["admin"] is True
+    a = member(server, room, "a", admin=False)
+    assert a.welcome["admin"] is False
+    assert [m["admin"] for m in a.welcome["members"]] == [True]
+    joined = h.recv_json("joined")
+    assert_fields(joined, {"member": a.member, "admin": False})
+    b = member(server, room, "b")
+    assert_fields(h.recv_json("joined"), {"member": b.member, "admin": False})
+    assert {m["member"]: m["admin"] for m in b.welcome["members"]} == {h.member: True,
+                                                                        a.member: False}
+
+
+@pytest.mark.parametrize("value", ["yes", "2", ""])
+def test_admin_query_other_than_0_or_1_is_refused(server, value):
+    check_refusal(server.refused(room_path(uniq(), user="x", admin=value)), 400, "bad_request")
+
+
+def test_welcome_carries_seats_and_hands(chorusd):
+    s = chorusd("--default-seats", "3")
+    room = uniq()
+    h = member(s, room, "host", admin=True)
+    assert h.welcome["seats"]["count"] == 3
+    assert h.welcome["seats"]["list"] == [
+        {"seat": i, "member": None, "locked": False, "muted": False} for i in range(3)]
+    assert h.welcome["hands"] == []
+    h.send_json({"type": "take_seat", "seat": 1})
+    h.recv_json("seats")
+    a = member(s, room, "a")
+    a.send_json({"type": "hand", "raised": True})
+    a.recv_json("hand")
+    b = member(s, room, "b")
+    assert seats_of(b.welcome["seats"]) == [None, h.member, None]
+    assert b.welcome["hands"] == [a.member]
+
+
+def test_seat_mode_off_by_default(server):
+    room, h, a, b = host_and_two(server)
+    assert h.welcome["seats"] == {"count": 0, "list": []}
+    a.send_json({"type": "take_seat", "seat": 0})
+    a.send_json({"type": "take_seat"})
+    a.send_json({"type": "leave_seat"})
+    assert errors_in(barrier(a)) == ["no_such_seat", "no_such_seat", "not_seated"]
+
+
+def test_seats_count_opens_and_closes_seats(server):
+    room, h, a, b = host_and_two(server)
+    h.send_json({"type": "seats", "count": 4})
+    for c in (h, a, b):
+        e = c.recv_json("seats")
+        assert_fields(e, {"by": h.member, "count": 4})
+        assert seats_of(e) == [None] * 4
+    seq = e["seq"]
+    a.send_json({"type": "take_seat", "seat": 3})
+    for c in (h, a, b):
+        e = c.recv_json("seats")
+        assert seats_of(e) == [None, None, None, a.member] and e["seq"] == seq + 1
+    h.send_json({"type": "seats", "count": 2})  # a stands up with its seat gone: one event
+    e = b.recv_json("seats")
+    assert_fields(e, {"by": h.member, "count": 2, "seq": seq + 2})
+    assert seats_of(e) == [None, None]
+    h.send_json({"type": "seats", "count": 3})  # the seat comes back empty
+    assert seats_of(b.recv_json("seats")) == [None, None, None]
+    assert barrier(b) == []
+
+
+def test_seats_count_errors(server):
+    room, h, a, b = host_and_two(server)
+    for bad in ({"type": "seats"}, {"type": "seats", "count": 9}, {"type": "seats", "count": -1},
+                {"type": "seats", "count": 1.5}, {"type": "seats", "count": "4"}):
+        h.send_json(bad)
+    a.send_json({"type": "seats", "count": 9})  # bad_message before forbidden
+    a.send_json({"type": "seats", "count": 2})
+    assert errors_in(barrier(h)) == ["bad_message"] * 5
+    assert errors_in(barrier(a)) == ["bad_message", "forbidden"]
+    h.send_json({"type": "seats", "count": 0})  # already 0: no event, no error
+    assert barrier(h) == []
+
+
+def everyone(kind, *clients):
+    """The next message of each client, which must be the same `kind` event for all."""
+    got = [c.recv_json(kind) for c in clients]
+    assert all(g == got[0] for g in got), got
+    return got[0]
+
+
+def test_take_move_leave_and_their_events(server):
+    room, h, a, b = host_and_two(server, seats=3)
+    a.send_json({"type": "take_seat", "seat": 1})
+    e = everyone("seats", h, a, b)
+    assert_fields(e, {"by": a.member, "count": 3})
+    assert seats_of(e) == [None, a.member, None]
+    a.send_json({"type": "take_seat", "seat": 1})  # its own seat: nothing
+    assert barrier(a) == []
+    a.send_json({"type": "take_seat", "seat": 2})  # a move: one event
+    assert seats_of(everyone("seats", h, a, b)) == [None, None, a.member]
+    b.send_json({"type": "take_seat"})  # the lowest free seat
+    assert seats_of(everyone("seats", h, a, b)) == [b.member, None, a.member]
+    b.send_json({"type": "take_seat"})  # seated already: nothing happens
+    assert barrier(b) == []
+    a.send_json({"type": "leave_seat"})
+    e = everyone("seats", h, a, b)
+    assert_fields(e, {"by": a.member})
+    assert seats_of(e) == [b.member, None, None]
+    a.send_json({"type": "leave_seat"})
+    assert errors_in(barrier(a)) == ["not_seated"]
+    assert barrier(h) == []
+
+
+def test_take_seat_errors(server):
+    room, h, a, b = host_and_two(server, seats=2)
+    a.send_json({"type": "take_seat", "seat": 0})
+    everyone("seats", h, a, b)
+    h.send_json({"type": "seat", "seat": 1, "locked": True})
+    everyone("seats", h, a, b)
+    b.send_json({"type": "take_seat", "seat": 0})
+    b.send_json({"type": "take_seat", "seat": 1})
+    b.send_json({"type": "take_seat", "seat": 2})
+    b.send_json({"type": "take_seat", "seat": 4000000000})
+    b.send_json({"type": "take_seat"})  # only the locked one is free
+    b.send_json({"type": "take_seat", "seat": "0"})
+    b.send_json({"type": "take_seat", "seat": -1})
+    assert errors_in(barrier(b)) == ["seat_taken", "seat_locked", "no_such_seat", "no_such_seat",
+                                     "seat_taken", "bad_message", "bad_message"]
+    assert barrier(h) == []
+
+
+def test_a_listener_without_speak_may_not_sit(chorusd):
+    # Dev mode has no speak flag, so tokens make the host and the listener.
+    secret = "seats-test-secret-0123456789"
+    s = chorusd("--default-seats", "2", "--auth-secret", secret)
+    room = uniq()
+
+    def token(sub, **claims):
+        return make_jwt(secret, {"sub": sub, "room": room, "exp": 4102444800, **claims})
+
+    h = welcome_of(s.ws(room_path(room, token=token("host", admin=True), admin=0)))
+    assert h.welcome["admin"] is True  # the token decides, not the query
+    listener = welcome_of(s.ws(room_path(room, token=token("lis", speak=False), admin=1)))
+    assert listener.welcome["admin"] is False
+    h.recv_json("joined")
+    listener.send_json({"type": "take_seat", "seat": 0})
+    listener.send_json({"type": "take_seat", "seat": 9})  # forbidden before no_such_seat
+    assert errors_in(barrier(listener)) == ["forbidden", "forbidden"]
+    h.send_json({"type": "move", "member": listener.member, "seat": 0})
+    h.send_json({"type": "move", "member": listener.member, "seat": None})  # standing: nothing
+    assert errors_in(barrier(h)) == ["forbidden"]
+    listener.send_json({"type": "hand", "raised": True})  # a listener may ask
+    assert everyone("hand", h, listener)["raised"] is True
+
+
+def test_seat_lock_and_mute(server):
+    room, h, a, b = host_and_two(server, seats=2)
+    a.send_json({"type": "take_seat", "seat": 0})
+    everyone("seats", h, a, b)
+    h.send_json({"type": "seat", "seat": 0, "muted": True})
+    e = everyone("seats", h, a, b)
+    assert_fields(e, {"by": h.member})
+    assert e["list"][0] == {"seat": 0, "member": a.member, "locked": False, "muted": True}
+    h.send_json({"type": "seat", "seat": 0, "muted": True})  # no change: nothing
+    h.send_json({"type": "seat", "seat": 0, "locked": True, "muted": False})  # one event
+    e = everyone("seats", h, a, b)
+    assert e["list"][0] == {"seat": 0, "member": None, "locked": True, "muted": False}
+    assert errors_in(barrier(h)) == []
+    h.send_json({"type": "seat", "seat": 0})
+    h.send_json({"type": "seat", "locked": True})
+    h.send_json({"type": "seat", "seat": None, "locked": True})
+    h.send_json({"type": "seat", "seat": 0, "locked": "yes"})
+    h.send_json({"type": "seat", "seat": 5, "locked": True})
+    a.send_json({"type": "seat", "seat": 0, "locked": False})
+    a.send_json({"type": "seat", "seat": 5})  # bad_message before forbidden
+    assert errors_in(barrier(h)) == ["bad_message"] * 4 + ["no_such_seat"]
+    assert errors_in(barrier(a)) == ["forbidden", "bad_message"]
+
+
+def test_move_by_a_host(server):
+    room, h, a, b = host_and_two(server, seats=3)
+    b.send_json({"type": "hand", "raised": True})
+    everyone("hand", h, a, b)
+    h.send_json({"type": "seat", "seat": 2, "locked": True})
+    everyone("seats", h, a, b)
+    h.send_json({"type": "move", "member": b.member, "seat": 2})  # locked: a host may
+    e = everyone("seats", h, a, b)
+    assert_fields(e, {"by": h.member})
+    assert seats_of(e) == [None, None, b.member]
+    lowered = everyone("hand", h, a, b)
+    assert_fields(lowered, {"by": h.member, "member": b.member, "raised": False,
+                            "seq": e["seq"] + 1})
+    h.send_json({"type": "move", "member": b.member, "seat": 0})
+    assert seats_of(everyone("seats", h, a, b)) == [b.member, None, None]
+    h.send_json({"type": "move", "member": a.member, "seat": 0})
+    h.send_json({"type": "move", "member": 4000000000, "seat": 0})
+    h.send_json({"type": "move", "member": a.member, "seat": 3})
+    h.send_json({"type": "move", "member": a.member})
+    h.send_json({"type": "move", "seat": 1})
+    a.send_json({"type": "move", "member": 4000000000, "seat": 9})  # forbidden first
+    assert errors_in(barrier(h)) == ["seat_taken", "no_such_member", "no_such_seat",
+                                     "bad_message", "bad_message"]
+    assert errors_in(barrier(a)) == ["forbidden"]
+    h.send_json({"type": "move", "member": b.member, "seat": None})
+    assert seats_of(everyone("seats", h, a, b)) == [None, None, None]
+    h.send_json({"type": "move", "member": b.member, "seat": None})  # standing: nothing
+    assert barrier(h) == []
+
+
+def test_hands(server):
+    room, h, a, b = host_and_two(server, seats=1)
+    a.send_json({"type": "hand", "raised": True})
+    assert_fields(everyone("hand", h, a, b), {"by": a.member, "member": a.member,
+                                              "raised": True})
+    b.send_json({"type": "hand", "raised": True})
+    everyone("hand", h, a, b)
+    a.send_json({"type": "hand", "raised": True})  # raised already: nothing
+    assert barrier(a) == []
+    c = member(server, room, "c")
+    assert c.welcome["hands"] == [a.member, b.member]
+    assert_fields(everyone("joined", h, a, b), {"member": c.member})
+    h.send_json({"type": "hand", "member": b.member, "raised": False})
+    assert_fields(everyone("hand", h, a, b, c), {"by": h.member, "member": b.member,
+                                                 "raised": False})
+    a.send_json({"type": "hand", "member": b.member, "raised": False})
+    h.send_json({"type": "hand", "member": a.member, "raised": True})
+    h.send_json({"type": "hand", "member": 4000000000, "raised": False})
+    h.send_json({"type": "hand", "member": 4000000000, "raised": True})  # forbidden first
+    h.send_json({"type": "hand"})
+    assert errors_in(barrier(a)) == ["forbidden"]
+    assert errors_in(barrier(h)) == ["forbidden", "no_such_member", "forbidden", "bad_message"]
+    # Taking a seat lowers the hand; a seated member may raise it again; turning seats off
+    # lowers no hand.
+    a.send_json({"type": "take_seat"})
+    e = everyone("seats", h, a, b, c)
+    assert_fields(everyone("hand", h, a, b, c), {"by": a.member, "member": a.member,
+                                                 "raised": False, "seq": e["seq"] + 1})
+    a.send_json({"type": "hand", "raised": True})
+    assert everyone("hand", h, a, b, c)["raised"] is True
+    h.send_json({"type": "seats", "count": 0})
+    assert everyone("seats", h, a, b, c)["count"] == 0
+    d = member(server, room, "d")
+    assert d.welcome["hands"] == [a.member]
+    assert seats_of(d.welcome["seats"]) == []
+
+
+def test_leaving_releases_seat_then_hand(server):
+    room, h, a, b = host_and_two(server, seats=2)
+    a.send_json({"type": "take_seat", "seat": 1})
+    h.recv_json("seats")
+    a.send_json({"type": "hand", "raised": True})
+    h.recv_json("hand")
+    b.send_json({"type": "hand", "raised": True})
+    h.recv_json("hand")
+    a.close()
+    left = h.recv_json("left")
+    seats = h.recv_json("seats")
+    hand = h.recv_json("hand")
+    assert_fields(seats, {"by": 0, "seq": left["seq"] + 1})
+    assert seats_of(seats) == [None, None]
+    assert_fields(hand, {"by": 0, "member": a.member, "raised": False, "seq": left["seq"] + 2})
+    b.close()  # a hand but no seat: left then hand
+    left = h.recv_json("left")
+    assert_fields(h.recv_json("hand"), {"by": 0, "member": b.member, "seq": left["seq"] + 1})
+    c = member(server, room, "c")
+    c.close()  # nothing to release: left alone
+    h.recv_json("joined")
+    assert h.recv_json("left")["member"] == c.member
+    assert barrier(h) == []
+
+
+def test_kick_and_replace_release_too(server):
+    room, h, a, b = host_and_two(server, seats=2)
+    a.send_json({"type": "take_seat"})
+    h.recv_json("seats")
+    h.send_json({"type": "kick", "member": a.member})
+    assert h.recv_json("left")["reason"] == "kicked"
+    assert seats_of(h.recv_json("seats")) == [None, None]
+    b.send_json({"type": "take_seat"})
+    h.recv_json("seats")
+    b2 = member(server, room, "b")  # the same user again: b is replaced
+    assert h.recv_json("left")["reason"] == "replaced"
+    assert seats_of(h.recv_json("seats")) == [None, None]
+    assert_fields(h.recv_json("joined"), {"member": b2.member})
+    assert seats_of(b2.welcome["seats"]) == [None, None]
+
+
+def test_timeout_releases_after_the_grace_and_resume_keeps_the_seat(chorusd):
+    s = chorusd("--default-seats", "2", "--resume-grace", "1s")
+    room = uniq()
+    h = member(s, room, "host", admin=True)
+    a = member(s, room, "a")
+    h.recv_json("joined")
+    a.send_json({"type": "take_seat", "seat": 1})
+    a.send_json({"type": "hand", "raised": True})
+    h.recv_json("seats")
+    h.recv_json("hand")
+    a.abort()
+    # Away within the grace: a resume keeps the seat and the hand, no event.
+    a2 = welcome_of(s.ws(room_path(room, user="a", resume=a.welcome["resume"],
+                                   last_seq=a.welcome["seq"])))
+    assert a2.member == a.member and a2.welcome["resumed"] is True
+    assert seats_of(a2.welcome["seats"]) == [None, a.member]
+    assert a2.welcome["hands"] == [a.member]
+    a2.abort()
+    left = h.recv_json("left", timeout=T(10))
+    assert_fields(left, {"member": a.member, "reason": "timeout"})
+    assert_fields(h.recv_json("seats"), {"by": 0, "seq": left["seq"] + 1})
+    assert_fields(h.recv_json("hand"), {"by": 0, "member": a.member, "seq": left["seq"] + 2})
+
+
+def test_seat_events_are_replayed_on_resume(chorusd):
+    s = chorusd("--default-seats", "2", "--resume-grace", "5s")
+    room = uniq()
+    h = member(s, room, "host", admin=True)
+    a = member(s, room, "a")
+    h.recv_json("joined")
+    a.abort()
+    h.send_json({"type": "move", "member": a.member, "seat": 0})  # away: a host may still move
+    e = h.recv_json("seats")
+    a2 = welcome_of(s.ws(room_path(room, user="a", resume=a.welcome["resume"],
+                                   last_seq=a.welcome["seq"])))
+    assert seats_of(a2.welcome["seats"]) == [a.member, None]
+    assert a2.recv_json("seats") == e
+
+
+def audio_op3(level, payload):
+    return bytes([0x03, level]) + payload
+
+
+def error_codes(messages):
+    """The codes of the error messages among `messages` (events and audio skipped)."""
+    return [o["code"] for o in texts(messages) if o["type"] == "error"]
+
+
+def binaries(messages):
+    return [m[1] for m in messages if m[0] == "binary"]
+
+
+def test_audio_in_seat_mode(server):
+    room, h, a, b = host_and_two(server, seats=2)
+    a.send_binary(b"\x01v1")  # standing: dropped, one error (then at most one a second)
+    a.send_binary(b"\x01v2")
+    a.send_binary(audio_op3(10, b"v3"))
+    assert errors_in(barrier(a)) == ["forbidden"]
+    a.send_json({"type": "take_seat", "seat": 0})
+    everyone("seats", h, a, b)
+    a.send_binary(b"\x01s1")
+    a.send_binary(audio_op3(200, b"s2"))
+    a.send_binary(b"\x02" + b.member.to_bytes(4, "big") + b"w")  # whispers ignore seats
+    frm = a.member.to_bytes(4, "big")
+    assert barrier(b) == [("binary", b"\x01" + frm + b"s1"), ("binary", b"\x01" + frm + b"s2"),
+                          ("binary", b"\x02" + frm + b"w")]
+    assert binaries(barrier(h)) == [b"\x01" + frm + b"s1", b"\x01" + frm + b"s2"]
+    b.send_binary(b"\x02" + a.member.to_bytes(4, "big") + b"w2")  # standing, whispering
+    assert barrier(b) == []
+    assert binaries(barrier(a)) == [b"\x02" + b.member.to_bytes(4, "big") + b"w2"]
+    # A muted seat: its sitter's audio is dropped with an error; the mute stays with the seat.
+    b.send_json({"type": "take_seat", "seat": 1})
+    everyone("seats", h, a, b)
+    h.send_json({"type": "seat", "seat": 1, "muted": True})
+    everyone("seats", h, a, b)
+    b.send_binary(b"\x01m1")
+    b.send_binary(audio_op3(0, b"m2"))
+    assert errors_in(barrier(b)) == ["forbidden"]
+    assert barrier(h) == []  # nothing relayed from the muted seat
+    # Seat mode off again: v1 rules, anyone with speak talks.
+    h.send_json({"type": "seats", "count": 0})
+    everyone("seats", h, a, b)
+    b.send_binary(b"\x01ok")
+    assert barrier(h) == [("binary", b"\x01" + b.member.to_bytes(4, "big") + b"ok")]
+
+
+def test_op3_relayed_as_op1_and_bad_op3(server):
+    room, h, a, b = host_and_two(server)
+    a.send_binary(bytes([0x03]))  # too short
+    a.send_binary(bytes([0x03, 5]))  # no payload: dropped silently
+    assert errors_in(barrier(a)) == ["bad_message"]
+    a.send_binary(audio_op3(0, b"loud"))
+    a.send_binary(audio_op3(255, b"quiet"))
+    frm = a.member.to_bytes(4, "big")
+    got = [m for m in barrier(b) if m[0] == "binary"]
+    assert got == [("binary", b"\x01" + frm + b"loud"), ("binary", b"\x01" + frm + b"quiet")]
+
+
+def wait_speaking(c, want, timeout):
+    """Reads until a `speaking` message listing `want`; returns the speaking messages seen."""
+    seen = []
+    while True:
+        raw = c.recv_msg(timeout=timeout)
+        if raw[0] != "text":
+            continue  # audio
+        m = json.loads(raw[1])
+        if m["type"] != "speaking":
+            continue
+        assert "seq" not in m, m
+        seen.append(m["members"])
+        if m["members"] == want:
+            return seen
+
+
+class Talker(threading.Thread):
+    """Sends 0x03 frames with `level` every 20 ms until stopped (the client's only writer)."""
+
+    def __init__(self, client, level):
+        super().__init__(daemon=True)
+        self.client, self.level = client, level
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.wait(0.02):
+            self.client.send_binary(audio_op3(self.level, b"opus"))
+
+    def stop(self):
+        self.done.set()
+        self.join(T(5))
+
+
+def test_speaking_set_from_levels(server):
+    room, h, a, b = host_and_two(server)
+    c = member(server, room, "c")
+    drain_joined((h, 1), (a, 1), (b, 1))
+    talkers = [Talker(a, 30), Talker(b, 20), Talker(c, 60)]  # c: quieter than the threshold
+    for t in talkers:
+        t.start()
+    try:
+        seen = wait_speaking(h, [b.member, a.member], T(10))
+        assert all(set(s) <= {a.member, b.member} for s in seen), seen
+        # A joiner hears the set right after its welcome.
+        d = member(server, room, "d")
+        first = d.recv_json()
+        assert first == {"type": "speaking", "members": [b.member, a.member]}, first
+    finally:
+        for t in talkers:
+            t.stop()
+    wait_speaking(h, [], T(10))  # silence empties it
+
+
+def test_only_relayed_level_frames_count(server):
+    room, h, a, b = host_and_two(server, seats=1)
+    a.send_json({"type": "take_seat"})
+    everyone("seats", h, a, b)
+    b.send_binary(b"\x01" + b"v1 only")  # standing in seat mode: dropped, not counted
+    b.send_binary(audio_op3(0, b"x"))
+    assert errors_in(barrier(b)) == ["forbidden"]
+    a.send_binary(b"\x01" + b"v1")  # 0x01 never makes anyone speaking
+    a.send_binary(audio_op3(10, b"y"))
+    # The first set announced is a alone: b's dropped frame, just before, did not count.
+    assert wait_speaking(h, [a.member], T(10))[0] == [a.member]
+    wait_speaking(h, [], T(10))
