@@ -49,6 +49,7 @@ def test_plain_get_on_room_url_is_426(server):
     ("user=a&name=" + "n" * 100, "name"),
     ("user=bad!id", "user"),
     ("name=nobody", "user"),
+    ("user=a&admin=2", "admin"),
 ])
 def test_plain_get_of_a_bad_join_answers_its_refusal(server, query, why):
     # A browser cannot see why an upgrade was refused; the page asks the same URL over plain
