@@ -167,7 +167,7 @@ function wireClient(c) {
     seats.render();
   });
   c.on('speaking', () => {
-    seats.render();
+    seats.updateSpeaking();
     room.updateSpeaking();
   });
   c.on('gap', () => room.renderMembers());

@@ -43,6 +43,14 @@ export class SeatView {
     });
   }
 
+  // Only the rings follow `speaking` (up to 5 a second): the row is not redrawn, so keyboard
+  // focus and an open seat menu stay where they are.
+  updateSpeaking() {
+    const c = this.client;
+    if (!c) return;
+    for (const li of $('seat-row').children) ring(li, c.speaking);
+  }
+
   closeMenu() {
     this.menuSeat = -1;
     this.render();
@@ -96,17 +104,16 @@ export class SeatView {
     li.classList.toggle('locked', s.locked);
     li.classList.toggle('muted', s.muted);
     li.classList.toggle('self', s.member === c.member);
-    const speaking = s.member !== null && !s.muted && c.speaking.includes(s.member);
-    li.classList.toggle('speaking', speaking);
     if (s.member !== null) li.dataset.member = String(s.member);
+    ring(li, c.speaking);
 
     const btn = document.createElement('button');
     btn.type = 'button';
     btn.className = 'seat-btn';
     const canTake = s.member === null && !s.locked && this.canSpeak() && c.connected;
     btn.disabled = !canTake && !(host && c.connected);
-    const state = [s.locked ? 'locked' : '', s.muted ? 'muted' : '', speaking ? 'speaking' : '']
-      .filter(Boolean).join(', ');
+    // Who speaks is announced by the room view ("X is speaking"), not in the seat's name.
+    const state = [s.locked ? 'locked' : '', s.muted ? 'muted' : ''].filter(Boolean).join(', ');
     const label = `Seat ${s.seat + 1}: ${name || 'empty'}${state ? `, ${state}` : ''}`;
     // The name is read from hidden text, not aria-label: the initials shown are not a name.
     const spoken = document.createElement('span');
@@ -233,6 +240,13 @@ export class SeatView {
     }
     this.client.moveMember(member, seat);
   }
+}
+
+// A seat's speaking ring: its sitter is in the server's speaking set and the seat is not muted.
+function ring(li, speaking) {
+  const id = Number(li.dataset.member || 0);
+  li.classList.toggle('speaking', id > 0 && !li.classList.contains('muted') &&
+    speaking.includes(id));
 }
 
 function badge(cls, label, svg) {

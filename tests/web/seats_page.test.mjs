@@ -115,6 +115,16 @@ test('a host sees the seats, the hands, who speaks, and runs the room from them'
     await srv.until((s) => s.json.some((m) => JSON.stringify(m) === JSON.stringify(msg)), cls);
   }
   await p.click('#seat-row li.seat[data-seat="6"] .seat-btn');
+  // Speaking changes up to 5 times a second: they move the rings, never rebuild the row under
+  // a host who is choosing from a seat's menu.
+  const select = await p.$('#seat-row li.seat[data-seat="6"] .move-select');
+  await select.focus();
+  srv.send({ type: 'speaking', members: [3] });
+  await p.waitForSelector('#seat-row li.seat.speaking[data-member="2"]',
+    { ...WAIT, state: 'detached' });
+  assert.equal(await select.evaluate((el) => el.isConnected && el === document.activeElement),
+    true, 'the menu survived a speaking event');
+  assert.equal(await p.locator('#seat-row li.seat.speaking').count(), 0, 'a muted seat has no ring');
   await p.selectOption('#seat-row li.seat[data-seat="6"] .move-select', '3');
   await p.selectOption('#seat-count', '4');
   await srv.until((s) => sent(s, 'seats').length === 1, 'the seat count');
