@@ -25,7 +25,9 @@ constexpr uint32_t closing_ms_max = 3000;       // a queued close frame that can
 constexpr uint64_t drain_listen_ms_max = 1000;  // draining: /healthz answers this long at most
 constexpr size_t whispers_held_max = 1000;      // text whispers held for an away member
 constexpr uint32_t seats_max = 32;              // mic seats in a room (the protocol's limit)
-constexpr uint64_t speaking_poll_ms = 50;       // how often a shard works out its speaking sets
+constexpr uint64_t speaking_poll_ms = 50;
+constexpr uint32_t seat_commit_tries_max = 16;  // cluster: stale seat commits before giving up //
+                                                // how often a shard works out its speaking sets
 constexpr size_t fanout_timestamps_max = 4096;  // audio receive times kept per pass (metrics)
 
 static_assert(chat_text_bytes_max < echo_message_bytes_max);

@@ -38,7 +38,7 @@ class local_sync final : public room_sync {
     void kick(member& target) override;
     void post_event(room& r, room_event&& event) override;
     void change_seats(room& r, member& by, const seat_request& request) override;
-    void publish_audio(room&, const shared_frame*, uint8_t) override {}
+    void publish_audio(room&, const shared_frame*, uint32_t, uint8_t) override {}
     bool route_whisper(room&, member&, const shared_frame*, char) override { return false; }
     void poll() override {}
     void end_pass() override {}

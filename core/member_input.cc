@@ -181,7 +181,7 @@ void member_input::fan_out_audio(member& from, std::span<const uint8_t> audio, u
     shared_frame* frame = _writer.audio_frame(audio_room, from.id, audio);
     room& r = *from.home;
     r.deliver_audio(frame, &from);
-    _sync.publish_audio(r, frame, level);
+    _sync.publish_audio(r, frame, from.id, level);
     _writer.pool().release(frame);
     if (level != no_level) r.speaking().note(from.id, level, base::monotonic_ms());
 }

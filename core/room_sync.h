@@ -65,9 +65,10 @@ class room_sync {
     // in the room's one order with its `seats` and `hand` events, or refused with an error to
     // `by`.
     virtual void change_seats(room& r, member& by, const seat_request& request) = 0;
-    // Room audio already delivered here: carry it to the room's members elsewhere, with the
-    // level of its 0x03 frame (above 127: it came as 0x01) for their speaking sets.
-    virtual void publish_audio(room& r, const shared_frame* frame, uint8_t level) = 0;
+    // Room audio of `from` already delivered here: carry it to the room's members elsewhere,
+    // with the level of its 0x03 frame (above 127: it came as 0x01) for their speaking sets.
+    virtual void publish_audio(room& r, const shared_frame* frame, uint32_t from,
+                               uint8_t level) = 0;
     // A whisper (text 'W', audio 'V') for `target`: true when it went elsewhere.
     virtual bool route_whisper(room& r, member& target, const shared_frame* frame, char type) = 0;
     // Replies and messages that arrived (on a wake and each tick).

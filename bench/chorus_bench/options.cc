@@ -101,6 +101,8 @@ bool apply(options& o, const std::string& name, const std::string& value, std::s
         ok = parse_double(value, 0.001, 100'000, &o.rate);
     } else if (name == "payload") {
         ok = parse_u32(value, payload_bytes_min, payload_bytes_limit, &o.payload_bytes);
+    } else if (name == "seats") {
+        ok = parse_u32(value, 0, 32, &o.seats);
     } else if (name == "whisper-rate") {
         ok = parse_double(value, 0, 10'000, &o.whisper_rate);
     } else if (name == "chat-rate") {
@@ -160,6 +162,11 @@ bool validate(options& o, std::string* error) {
     if (roomy && o.scenario != scenario_kind::churn &&
         (o.speakers > o.members || (o.speakers == o.members && !hears_itself))) {
         *error = "--speakers must be fewer than --members (someone has to listen)";
+        return false;
+    }
+    if (o.seats > 0 && (o.scenario != scenario_kind::rooms || o.protocol != protocol_kind::chorus ||
+                        o.speakers > o.seats)) {
+        *error = "--seats is for chorus rooms, with at least one seat per speaker";
         return false;
     }
     if (o.protocol == protocol_kind::raw && o.server.path_template.empty()) {
@@ -291,6 +298,7 @@ const char* usage_text() {
            "  rooms   paced voice rooms: --rooms R --members M --speakers S --rate 50 --payload "
            "120\n"
            "          [--whisper-rate X] [--chat-rate X] (per room per second)\n"
+           "          [--seats N]  mic seats: speakers sit first and send 0x03 with a level\n"
            "  flood   speakers send as fast as the server takes it: --rooms --members --speakers\n"
            "          --payload [--window 64] (frames per speaker not yet seen by a listener)\n"
            "  echo    GET /v1/echo (chorusd --echo-endpoint): --connections N --size B --depth D\n"

@@ -39,6 +39,9 @@ struct options {
     double whisper_rate = 0;  // text whispers per second per room
     double chat_rate = 0;     // chat messages per second per room
     uint32_t window = 64;     // flood: frames per speaker not yet seen by the room's probe
+    // rooms: open this many mic seats (protocol v1.1; member 0 joins as host and opens them),
+    // speakers take one before they talk and send 0x03 with a level. 0: plain 0x01, no seats.
+    uint32_t seats = 0;
 
     // echo, idle
     uint32_t connections = 1000;

@@ -133,6 +133,7 @@ std::string worker::path_for(const client_conn& c) const {
     std::string path = "/v1/rooms/" + room.name + "?user=";
     path += c.churner ? "c" : "u";
     path += std::to_string(c.member);
+    if (_options.seats > 0 && c.member == 0 && !c.churner) path += "&admin=1";  // opens seats
     if (c.expect_resume && !c.resume.empty()) {
         path += "&resume=" + c.resume + "&last_seq=" + std::to_string(c.event_seq);
     }

@@ -86,6 +86,8 @@ class worker final : public net::loop_handler {
         bool sending = false;
         bool churner = false;
         bool expect_resume = false;
+        bool seated = false;      // --seats: a seats event lists it; it may talk
+        bool seat_asked = false;  // --seats: its take_seat is on its way
         uint32_t member_id = 0;
         uint32_t cycles = 0;  // churn: joins done
         uint64_t connect_ns = 0;
@@ -135,6 +137,7 @@ class worker final : public net::loop_handler {
     void append_frame(uint32_t index, uint8_t op_code, const uint8_t* body, size_t size);
     void append_audio(uint32_t index, uint64_t now);
     void send_text(uint32_t index, const std::string& json);
+    void take_seat_when_open(uint32_t index, std::string_view text);
     void on_binary(uint32_t index, std::span<const uint8_t> payload, uint64_t now);
     void on_text(uint32_t index, std::string_view text, uint64_t now);
     void on_joined(uint32_t index, uint64_t now);

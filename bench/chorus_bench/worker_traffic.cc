@@ -15,6 +15,8 @@ namespace {
 constexpr uint32_t pacing_burst_max = 8;   // frames a late sender may catch up in one pass
 constexpr uint32_t flood_batch_max = 256;  // frames per speaker per pass
 constexpr uint8_t op_room_audio = 0x01;
+constexpr uint8_t op_room_audio_level = 0x03;  // v1.1: op, level, payload
+constexpr uint8_t speaking_level = 30;         // -30 dBov: every speaker counts as speaking
 constexpr uint8_t op_whisper_audio = 0x02;
 
 // Top-level field lookups in the server's JSON (it writes compact JSON, and the first occurrence
@@ -72,10 +74,12 @@ void worker::append_audio(uint32_t index, uint64_t now) {
     client_conn& c = _conns[index];
     room_state& room = _rooms[c.room];
     bool raw = _options.protocol == protocol_kind::raw;
-    size_t prefix = raw ? 0 : 1;
+    bool leveled = _options.seats > 0;
+    size_t prefix = raw ? 0 : leveled ? 2 : 1;
     size_t size = prefix + _options.payload_bytes;
     if (_scratch.size() < size) _scratch.resize(size);
-    _scratch[0] = op_room_audio;
+    _scratch[0] = leveled ? op_room_audio_level : op_room_audio;
+    if (leveled) _scratch[1] = speaking_level;
     audio_stamp stamp{room.global, c.member, c.next_seq++, now};
     write_stamp(_scratch.data() + prefix, _options.payload_bytes, stamp);
     append_frame(index, static_cast<uint8_t>(ws::opcode::binary), _scratch.data(), size);
@@ -120,6 +124,7 @@ void worker::send_due_traffic(uint64_t now) {
                 uint32_t due = c.pace.due(now);
                 room_state& room = _rooms[c.room];
                 if (c.phase != conn_phase::open || room.joined != room.members) continue;
+                if (_options.seats > 0 && !c.seated) continue;
                 for (uint32_t k = 0; k < due; ++k) append_audio(index, now);
             }
             for (room_state& room : _rooms) send_control_traffic(room, now);
@@ -242,6 +247,24 @@ void worker::on_binary(uint32_t index, std::span<const uint8_t> payload, uint64_
     }
 }
 
+// --seats: a speaker asks for any seat once the room has them, and talks once it sits. `text` is
+// a welcome or a seats event (whose list names it once it sits).
+void worker::take_seat_when_open(uint32_t index, std::string_view text) {
+    client_conn& c = _conns[index];
+    if (c.seated) return;
+    size_t list = text.find("\"list\":[");  // the seats (a welcome's members are "members")
+    if (list == std::string_view::npos) return;
+    std::string_view seats = text.substr(list, text.find(']', list) - list);
+    std::string sitting = "\"member\":" + std::to_string(c.member_id) + ",";
+    if (seats.find(sitting) != std::string_view::npos) {
+        c.seated = true;
+        return;
+    }
+    if (c.seat_asked || text.find("\"count\":0,") != std::string_view::npos) return;
+    c.seat_asked = true;
+    send_text(index, "{\"type\":\"take_seat\"}");
+}
+
 void worker::on_text(uint32_t index, std::string_view text, uint64_t now) {
     client_conn& c = _conns[index];
     std::string_view type = json_string(text, "\"type\":\"");
@@ -267,9 +290,17 @@ void worker::on_text(uint32_t index, std::string_view text, uint64_t now) {
         if (!resumed) c.event_seq = seq;
         c.member_id = static_cast<uint32_t>(member);
         c.resume = std::string(json_string(text, "\"resume\":\""));
+        if (_options.seats > 0 && !c.churner) {
+            if (c.member == 0)
+                send_text(index,
+                          "{\"type\":\"seats\",\"count\":" + std::to_string(_options.seats) + "}");
+            if (c.member < _options.speakers) take_seat_when_open(index, text);
+        }
         on_joined(index, now);
         return;
     }
+    if (type == "seats" && _options.seats > 0 && c.member < _options.speakers && !c.churner)
+        take_seat_when_open(index, text);
     if (type == "whisper") {
         ++_hot.control_received;
         return;

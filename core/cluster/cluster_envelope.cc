@@ -46,7 +46,8 @@ bool parse_room_envelope(std::string_view in, envelope* out) {
             if (!take(in, '|', &field) || !number(field, &out->seq) || out->seq == 0) return false;
             if (!take(in, '|', &kind) || kind.size() != 1) return false;
             out->kind = kind[0];
-            if (out->kind != 'j' && out->kind != 'l' && out->kind != 'm' && out->kind != 'c')
+            if (out->kind != 'j' && out->kind != 'l' && out->kind != 'm' && out->kind != 'c' &&
+                out->kind != 's' && out->kind != 'h')
                 return false;
             if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
                 return false;
@@ -59,6 +60,14 @@ bool parse_room_envelope(std::string_view in, envelope* out) {
                 return false;
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             return in.empty();
+        case 'L':
+            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
+            if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
+                return false;
+            if (!take(in, '|', &field) || !number(field, &out->level) || out->level > 127)
+                return false;
+            out->body = in;
+            return in.size() >= 2;
         case 'R':
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             return in.empty();
@@ -92,14 +101,15 @@ bool parse_member_record(std::string_view in, member_record* out) {
     out->admin_muted = field == "2";
     if (!take(in, '\n', &out->user) || out->user.empty()) return false;
     if (!take(in, '\n', &out->name)) return false;
-    if (in != "0" && in != "1") return false;
-    out->speak = in == "1";
+    if (in.size() != 1 || in[0] < '0' || in[0] > '3') return false;
+    out->speak = (in[0] - '0') & 1;
+    out->admin = (in[0] - '0') & 2;
     return true;
 }
 
 std::string make_member_record(std::string_view instance, uint64_t session, bool muted,
                                bool admin_muted, std::string_view user_escaped,
-                               std::string_view name_escaped, bool speak) {
+                               std::string_view name_escaped, bool speak, bool admin) {
     std::string out(instance);
     out += '\n';
     out += std::to_string(session);
@@ -107,7 +117,8 @@ std::string make_member_record(std::string_view instance, uint64_t session, bool
     out += user_escaped;
     out += '\n';
     out += name_escaped;
-    out += speak ? "\n1" : "\n0";
+    out += '\n';
+    out += char('0' + (speak ? 1 : 0) + (admin ? 2 : 0));
     return out;
 }
 

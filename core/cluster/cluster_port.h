@@ -21,7 +21,7 @@
 namespace chorus::core {
 
 // The room scripts (core/cluster/scripts.cc); every one runs atomically in Redis.
-enum class room_script : uint8_t { join, resume, leave, event, restore };
+enum class room_script : uint8_t { join, resume, leave, event, restore, seats };
 
 enum class cluster_op : uint8_t {
     follow,        // subscribe to the room's channel (before any script for it)

@@ -78,12 +78,15 @@ void cluster_sync::post_event(room& r, room_event&& event) {
                        std::move(event.after), mute ? event.member : 0);
 }
 
+// A seat change is committed in Redis (compare and set) and comes back through the room's
+// channel, like every room event; degraded, it is applied among the members here.
 void cluster_sync::change_seats(room& r, member& by, const seat_request& request) {
-    local_seats(r, by, request);
+    if (!link_up(r.id())) return local_seats(r, by, request);
+    commit_seats(r, by.id, request, r.seats(), 0);
 }
 
-void cluster_sync::publish_audio(room& r, const shared_frame* frame, uint8_t) {
-    cluster_publish_audio(r, frame);
+void cluster_sync::publish_audio(room& r, const shared_frame* frame, uint32_t from, uint8_t level) {
+    cluster_publish_audio(r, frame, from, level);
 }
 
 bool cluster_sync::route_whisper(room& r, member& target, const shared_frame* frame, char type) {

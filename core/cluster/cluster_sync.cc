@@ -90,7 +90,7 @@ uint64_t cluster_sync::run_room_script(room& r, room_script script, std::vector<
 
 std::string cluster_sync::record_of(const member& m) const {
     return make_member_record(_nodes[0].instance, m.resume_session, m.muted, m.admin_muted,
-                              escaped(m.user), escaped(m.name), m.speak);
+                              escaped(m.user), escaped(m.name), m.speak, m.admin);
 }
 
 // A join for the room at Redis: a member id unique in the cluster, the `joined` event's seq, and
@@ -111,7 +111,9 @@ void cluster_sync::cluster_join(session& s, room& r, pending_op op) {
                                      escaped(op.name),
                                      op.speak ? "1" : "0",
                                      std::to_string(_context.config.max_room_members),
-                                     std::to_string(_epochs[server])};
+                                     std::to_string(_epochs[server]),
+                                     op.admin ? "1" : "0",
+                                     new_room_seats()};
     s.parked = true;
     run_room_script(r, room_script::join, std::move(args), std::move(op));
 }
@@ -126,10 +128,13 @@ void cluster_sync::cluster_resume(session& s, std::string_view room_id, pending_
     op.kind = op_kind::resume;
     op.conn = s.conn;
     op.session = random_nonce();
-    std::vector<std::string> args = {
-        _nodes[0].instance,         std::to_string(op.member),
-        escaped(op.user),           std::to_string(op.resume_session),
-        std::to_string(op.session), op.has_last_seq ? std::to_string(op.last_seq) : ""};
+    std::vector<std::string> args = {_nodes[0].instance,
+                                     std::to_string(op.member),
+                                     escaped(op.user),
+                                     std::to_string(op.resume_session),
+                                     std::to_string(op.session),
+                                     op.has_last_seq ? std::to_string(op.last_seq) : "",
+                                     std::to_string((op.speak ? 1 : 0) + (op.admin ? 2 : 0))};
     s.parked = true;
     run_room_script(r, room_script::resume, std::move(args), std::move(op));
 }
@@ -181,16 +186,23 @@ void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::
 }
 
 // Room audio crosses to each other node once: one publish per frame, only while the room has
-// members elsewhere.
-void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame) {
+// members elsewhere. A 0x03 frame's level goes with it, for the other nodes' speaking sets.
+void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uint32_t from,
+                                         uint8_t level) {
     if (r.remote_members() == 0 || !link_up(r.id())) return;
     auto* request = new cluster_request;
     request->op = cluster_op::publish;
     request->room = r.id();
-    request->payload.reserve(frame->size + _nodes[0].instance.size() + 3);
-    request->payload = "A|";
+    request->payload.reserve(frame->size + _nodes[0].instance.size() + 20);
+    request->payload = level <= 127 ? "L|" : "A|";
     request->payload += _nodes[0].instance;
     request->payload += '|';
+    if (level <= 127) {
+        request->payload += std::to_string(from);
+        request->payload += '|';
+        request->payload += std::to_string(level);
+        request->payload += '|';
+    }
     request->payload.append(reinterpret_cast<const char*>(frame->data()), frame->size);
     cluster_post(request);
 }
@@ -245,6 +257,9 @@ void cluster_sync::on_cluster_event(cluster_event& e) {
                 case op_kind::restore:
                     on_restore_reply(rm, e);
                     break;
+                case op_kind::seats:
+                    on_seats_reply(op, rm, e);
+                    break;
             }
             if (room* again = _context.rooms.find(op.room)) maybe_end_room(*again);
             return;
@@ -271,7 +286,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     const reply_value& v = e.value;
     bool full = v.type == reply_value::kind::array && !v.items.empty() &&
                 v.items[0].type == reply_value::kind::string && v.items[0].text == "full";
-    if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 3) {
+    if (!e.ok || full || v.type != reply_value::kind::array || v.items.size() != 5) {
         // The script may have run with its answer lost: the room gets a restore once Redis is
         // back, which lets go of a member registered for nobody.
         if (!e.ok) _orphans.insert(r.id());
@@ -288,6 +303,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     uint32_t id = static_cast<uint32_t>(as_number(v.items[0]));
     uint64_t seq = as_number(v.items[1]);
     if (!state(r).synced) load_members(r, v.items[2], id);
+    if (!state(r).synced) load_seats(r, v.items[3], v.items[4]);
     if (!state(r).synced) {
         state(r).synced = true;
         r.ledger().advance_to(seq);
@@ -308,7 +324,8 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
         _context.host.upgrade(*s, op.chorus_v1);
         r.attach(m, *s);  // present once its welcome is out
     }
-    state(r).welcomes.push_back(welcome_for(r, m, seq, false, op.resume_failed, v.items[2]));
+    state(r).welcomes.push_back(
+        welcome_for(r, m, seq, false, op.resume_failed, v.items[2], v.items[3], v.items[4]));
     deliver_welcomes(r);
     apply_early(r);
 }
@@ -326,7 +343,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
         }
         return;
     }
-    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) {
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 6) {
         if (!e.ok) _orphans.insert(r.id());
         if (s) {
             s->parked = false;
@@ -338,6 +355,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     bool gap = as_number(v.items[1]) != 0;
     if (!state(r).synced) {
         load_members(r, v.items[3], op.member);
+        load_seats(r, v.items[4], v.items[5]);
         state(r).synced = true;
         r.ledger().advance_to(seq);
     }
@@ -372,7 +390,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
     s->parked = false;
     _context.host.upgrade(*s, op.chorus_v1);
     r.attach(*m, *s);
-    welcome_wait w = welcome_for(r, *m, seq, true, gap, v.items[3]);
+    welcome_wait w = welcome_for(r, *m, seq, true, gap, v.items[3], v.items[4], v.items[5]);
     if (!gap) {
         for (const reply_value& item : v.items[2].items) {
             envelope env;
@@ -387,7 +405,15 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
 
 // A welcome that waits for the room to reach its seq; its member list comes from Redis.
 welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, bool resumed,
-                                       bool gap, const reply_value& members) const {
+                                       bool gap, const reply_value& members,
+                                       const reply_value& seats_text,
+                                       const reply_value& hands_text) const {
+    seat_state seats;  // as of seq: what the script saw (left empty if it is not well-formed)
+    (void)seats.decode_seats(seats_text.text);
+    (void)seats.decode_hands(hands_text.text);
+    std::string seats_json, hands_json;
+    seats.append_seats_json(seats_json);
+    seats.append_hands_json(hands_json);
     welcome_wait w;
     w.member = m.id;
     w.seq = seq;
@@ -395,9 +421,10 @@ welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, b
              "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"" + escaped(m.user) +
              "\",\"name\":\"" + escaped(m.name) + "\",\"seq\":" + std::to_string(seq) +
              ",\"resumed\":" + (resumed ? "true" : "false") +
-             ",\"gap\":" + (gap ? "true" : "false") + ",\"resume\":\"" +
-             local_rules::resume_token(_context, r, m) +
-             "\",\"members\":" + members_json(members, m.id) + "}";
+             ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
+             ",\"resume\":\"" + local_rules::resume_token(_context, r, m) + "\",\"seats\":{" +
+             seats_json + "},\"hands\":" + hands_json +
+             ",\"members\":" + members_json(members, m.id) + "}";
     return w;
 }
 
@@ -416,8 +443,13 @@ void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
         if (m->connection) _writer.close(*m->connection, 4001, "kicked");
         std::string after = ",\"member\":" + std::to_string(m->id) + ",\"user\":\"" +
                             escaped(m->user) + "\",\"reason\":\"" + op.reason + "\"}";
+        uint32_t id = m->id;
         erase_member(r, *m);
         local_event(r, "{\"type\":\"left\",\"seq\":", after);
+        if (r.seats().stand(id))
+            local_event(r, seats_event_before, seats_event_after(r.seats(), 0));
+        if (r.seats().lower_hand(id))
+            local_event(r, hand_event_before, hand_event_after(0, id, false));
         return;
     }
     if (as_number(e.value) == 0) {
@@ -450,6 +482,72 @@ void cluster_sync::local_seats(room& r, member& by, const seat_request& request)
     if (outcome.hand_changed)
         local_event(r, hand_event_before,
                     hand_event_after(by.id, request.member, r.seats().hand_raised(request.member)));
+}
+
+std::string cluster_sync::new_room_seats() const {
+    seat_state fresh;
+    seat_request open;
+    open.what = seat_request::kind::count;
+    open.count = _context.config.default_seats;
+    (void)fresh.apply(open);
+    return fresh.encode_seats();
+}
+
+void cluster_sync::seat_error_to(room& r, uint32_t member_id, std::string_view code,
+                                 std::string_view text) {
+    member* m = r.find(member_id);
+    if (m && m->node == 0 && m->connection) _writer.send_error(*m->connection, code, text);
+}
+
+// The errors are judged on `from`; a change is committed only if Redis still has `from`, so two
+// nodes that both saw a seat free cannot both fill it.
+void cluster_sync::commit_seats(room& r, uint32_t by, const seat_request& request,
+                                const seat_state& from, uint32_t tries) {
+    seat_state next = from;
+    seat_outcome outcome = next.apply(request);
+    if (outcome.error != seat_error::none)
+        return seat_error_to(r, by, seat_error_code(outcome.error), seat_error_text(outcome.error));
+    if (!outcome.seats_changed && !outcome.hand_changed) return;
+    pending_op op;
+    op.kind = op_kind::seats;
+    op.by = by;
+    op.seat = request;
+    op.tries = tries;
+    std::string must_exist = std::to_string(by);
+    if (request.member != by) must_exist += "," + std::to_string(request.member);
+    std::vector<std::string> args = {
+        from.encode_seats(),
+        from.encode_hands(),
+        outcome.seats_changed ? "=" + next.encode_seats() : "",
+        outcome.hand_changed ? "=" + next.encode_hands() : "",
+        std::move(must_exist),
+        std::to_string(by),
+        std::string(seats_event_before),
+        seats_event_after(next, by),
+        std::to_string(request.member),
+        std::string(hand_event_before),
+        hand_event_after(by, request.member, next.hand_raised(request.member))};
+    run_room_script(r, room_script::seats, std::move(args), std::move(op));
+}
+
+void cluster_sync::on_seats_reply(pending_op& op, room& r, cluster_event& e) {
+    const reply_value& v = e.value;
+    if (!e.ok || v.type != reply_value::kind::array || v.items.empty()) return;
+    std::string_view status = v.items[0].text;
+    if (status == "gone") {  // the member to seat or lower left meanwhile
+        if (op.seat.member != op.by)
+            seat_error_to(r, op.by, "no_such_member", "no member with that id in this room");
+        return;
+    }
+    if (status != "stale" || v.items.size() != 3) return;  // ok: the event is on its way
+    // Another change came first: work the request out again on what Redis has now.
+    seat_state current;
+    if (!current.decode_seats(v.items[1].text) || !current.decode_hands(v.items[2].text)) return;
+    if (op.tries + 1 >= seat_commit_tries_max) {
+        seat_error_to(r, op.by, "too_fast", "the seats are changing too fast; try again");
+        return;
+    }
+    commit_seats(r, op.by, op.seat, current, op.tries + 1);
 }
 
 // Degraded mode: an event for the members on this node only, numbered after the last seq seen.

@@ -46,13 +46,13 @@ class cluster_sync final : public room_sync {
     void kick(member& target) override;
     void post_event(room& r, room_event&& event) override;
     void change_seats(room& r, member& by, const seat_request& request) override;
-    void publish_audio(room& r, const shared_frame* frame, uint8_t level) override;
+    void publish_audio(room& r, const shared_frame* frame, uint32_t from, uint8_t level) override;
     bool route_whisper(room& r, member& target, const shared_frame* frame, char type) override;
     void poll() override;
     void end_pass() override;
 
   private:
-    enum class op_kind : uint8_t { join, resume, leave, event, restore };
+    enum class op_kind : uint8_t { join, resume, leave, event, restore, seats };
     struct pending_op {
         op_kind kind = op_kind::join;
         net::conn_handle conn;
@@ -67,6 +67,8 @@ class cluster_sync final : public room_sync {
         char event_kind = 0;
         uint32_t by = 0;
         std::string reason;  // leave
+        seat_request seat;   // seats: the request, from `by`
+        uint32_t tries = 0;  // seats: commits refused as stale so far
     };
     struct node_entry {
         std::string instance;
@@ -91,7 +93,14 @@ class cluster_sync final : public room_sync {
     void cluster_leave(member& m, std::string_view reason);
     void cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
                             std::string before, std::string after, uint32_t mute_target);
-    void cluster_publish_audio(room& r, const shared_frame* frame);
+    void cluster_publish_audio(room& r, const shared_frame* frame, uint32_t from, uint8_t level);
+    // Works `request` out from `from` (the room's seats as this node or Redis last had them)
+    // and asks Redis to commit it if its seats are still `from`.
+    void commit_seats(room& r, uint32_t by, const seat_request& request, const seat_state& from,
+                      uint32_t tries);
+    void on_seats_reply(pending_op& op, room& r, cluster_event& e);
+    void seat_error_to(room& r, uint32_t member, std::string_view code, std::string_view text);
+    std::string new_room_seats() const;
     bool cluster_whisper(room& r, member& target, const shared_frame* frame, char type);
     void on_cluster_event(cluster_event& e);
     void on_join_reply(pending_op& op, room& r, cluster_event& e);
@@ -99,7 +108,8 @@ class cluster_sync final : public room_sync {
     void on_leave_reply(pending_op& op, room& r, cluster_event& e);
     void on_event_reply(pending_op& op, room& r, cluster_event& e);
     welcome_wait welcome_for(room& r, const member& m, uint64_t seq, bool resumed, bool gap,
-                             const reply_value& members) const;
+                             const reply_value& members, const reply_value& seats,
+                             const reply_value& hands) const;
     void local_event(room& r, std::string_view before, std::string_view after);
     // Degraded: a seat request applied among the members here (Redis learns nothing of it).
     void local_seats(room& r, member& by, const seat_request& request);
@@ -114,6 +124,8 @@ class cluster_sync final : public room_sync {
     void apply_event(room& r, const envelope& env);
     void on_moved(room& r, const envelope& env);
     void relay_audio(room& r, std::string_view frame_bytes);
+    // The seats and hands Redis sent with a join, resume or restore become the room's.
+    void load_seats(room& r, const reply_value& seats, const reply_value& hands);
     void load_members(room& r, const reply_value& pairs, uint32_t except);
     std::string members_json(const reply_value& pairs, uint32_t except) const;
     void deliver_welcomes(room& r);

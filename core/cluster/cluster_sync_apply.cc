@@ -31,6 +31,11 @@ void cluster_sync::on_room_message(room& r, std::string& payload) {
         case 'A':
             if (env.instance != _nodes[0].instance) relay_audio(r, env.body);
             return;
+        case 'L':
+            if (env.instance == _nodes[0].instance) return;
+            relay_audio(r, env.body);
+            r.speaking().note(env.member, env.level, base::monotonic_ms());
+            return;
         case 'M':
         case 'R':
             if (!state(r).synced) {  // applied once the member list is here (idempotent, in order)
@@ -91,8 +96,16 @@ void cluster_sync::apply_event(room& r, const envelope& env) {
                 auto fresh = std::make_unique<member>();
                 fresh->id = env.member;
                 fresh->node = node_index(env.a1);
+                fresh->speak = env.a2.empty() || env.a2[0] == '1';
+                fresh->admin = env.a2.size() > 1 && env.a2[1] == '1';
                 add_member(r, std::move(fresh));
             }
+            break;
+        case 's':
+            (void)r.seats().decode_seats(env.a1);
+            break;
+        case 'h':
+            (void)r.seats().decode_hands(env.a1);
             break;
         case 'l':
             if (m) {
@@ -232,7 +245,8 @@ void cluster_sync::restore_rooms(uint32_t server) {
 }
 
 void cluster_sync::restore_room(room& r) {
-    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq())};
+    std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq()),
+                                     r.seats().encode_seats(), r.seats().encode_hands()};
     for (auto& [member_id, m] : r.members()) {
         if (m->node != 0 || m->leaving) continue;
         std::string user;
@@ -250,7 +264,8 @@ void cluster_sync::restore_room(room& r) {
 void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
     state(r).restoring = false;
     const reply_value& v = e.value;
-    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 2) return;
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) return;
+    load_seats(r, v.items[2], v.items[3]);
     uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
     // Members elsewhere that are gone now, we missed their `left` while cut off.
     std::unordered_map<uint32_t, std::string_view> listed;
@@ -271,6 +286,8 @@ void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
             auto fresh = std::make_unique<member>();
             fresh->id = id;
             fresh->muted = record.muted;
+            fresh->speak = record.speak;
+            fresh->admin = record.admin;
             fresh->node = node_index(record.instance);
             member& m = add_member(r, std::move(fresh));
             if (_nodes[m.node].dead) r.hold(m, deadline);  // its node died: it times out too
@@ -350,10 +367,17 @@ void cluster_sync::load_members(room& r, const reply_value& pairs, uint32_t exce
         auto fresh = std::make_unique<member>();
         fresh->id = id;
         fresh->muted = record.muted;
+        fresh->speak = record.speak;
+        fresh->admin = record.admin;
         fresh->node = node_index(record.instance);
         member& m = add_member(r, std::move(fresh));
         if (_nodes[m.node].dead) r.hold(m, deadline);
     }
+}
+
+void cluster_sync::load_seats(room& r, const reply_value& seats, const reply_value& hands) {
+    (void)r.seats().decode_seats(seats.text);
+    (void)r.seats().decode_hands(hands.text);
 }
 
 std::string cluster_sync::members_json(const reply_value& pairs, uint32_t except) const {
@@ -372,6 +396,8 @@ std::string cluster_sync::members_json(const reply_value& pairs, uint32_t except
         out += record.muted ? "true" : "false";
         out += ",\"speak\":";
         out += record.speak ? "true" : "false";
+        out += ",\"admin\":";
+        out += record.admin ? "true" : "false";
         out += '}';
     }
     out += ']';
@@ -405,6 +431,7 @@ void cluster_sync::send_welcome(room& r, member& m, welcome_wait& w) {
     }
     r.ledger().replay(w.seq, [&](shared_frame* event) { _writer.queue_control(s, event); });
     r.flush_held(m);
+    r.send_speaking(m);
     if (!m.connection) return;  // closed as a slow consumer meanwhile
     r.make_present(m);
 }

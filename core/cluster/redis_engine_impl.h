@@ -27,7 +27,7 @@ inline constexpr size_t command_buffer_max = 64u << 20;  // scripts fail beyond 
 inline constexpr size_t shard_overflow_max = 1u << 16;   // channel messages held for a full ring
 inline constexpr uint64_t backoff_first_ms = 100;
 inline constexpr uint64_t backoff_max_ms = 2000;
-inline constexpr int script_count = 5;
+inline constexpr int script_count = 6;
 
 // chorus:{ROOM}:SUFFIX, the key (or channel) of a room.
 std::string key(std::string_view room, std::string_view suffix);

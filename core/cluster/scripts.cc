@@ -1,9 +1,13 @@
 // The room scripts. Every room script gets KEYS = members hash, user->member hash, meta hash
-// (seq, next id), event Stream; ARGV[1] = the room's channel, ARGV[2] = history length. A member
-// record is "instance\nsession\nmuted\nuser\nname\nspeak" (user and name JSON-escaped, so they
-// hold no raw newline; muted is 0, 1, or 2 when an admin muted it). Channel and Stream messages are
-// envelopes (core/cluster/cluster_envelope.h):
-//   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat)
+// (seq, next id, seats, hands), event Stream; ARGV[1] = the room's channel, ARGV[2] = history
+// length. A member record is "instance\nsession\nmuted\nuser\nname\nflags" (user and name
+// JSON-escaped, so they hold no raw newline; muted is 0, 1, or 2 when an admin muted it; flags is
+// 1 speak + 2 admin). Seats and hands are kept in seat_state's text form (core/seats.h): a member
+// who leaves stands up and lowers its hand in the script that removes it, so the release happens
+// exactly once, right after its `left`. Channel and Stream messages are envelopes
+// (core/cluster/cluster_envelope.h):
+//   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat,
+//                                     s seats, h hand)
 //   M|member|instance|                a member resumed on `instance`
 //   R|instance|                       `instance` re-registered members Redis had lost
 #include "core/cluster/scripts.h"
@@ -34,18 +38,70 @@ local function emit(kind, member, a1, a2, before, after)
   redis.call('PUBLISH', CH, env)
   return seq
 end
+-- Seats "count;member:flags;..." (flags 1 locked + 2 muted) as the list of a seats event.
+local function seats_json(text)
+  local count, parts = nil, {}
+  for item in string.gmatch(text, '[^;]+') do
+    if not count then
+      count = item
+    else
+      local m, f = string.match(item, '^(%d+):(%d)$')
+      f = tonumber(f)
+      local who = m
+      if m == '0' then who = 'null' end
+      parts[#parts + 1] = '{"seat":' .. #parts .. ',"member":' .. who .. ',"locked":' ..
+                          tostring(f % 2 == 1) .. ',"muted":' .. tostring(f >= 2) .. '}'
+    end
+  end
+  return '"count":' .. count .. ',"list":[' .. table.concat(parts, ',') .. ']'
+end
+-- A member that leaves stands up (seats event by 0), then lowers its hand (hand event by 0).
+local function release(id)
+  id = tostring(id)
+  local seats = redis.call('HGET', META, 'seats')
+  if seats then
+    local out, changed = {}, false
+    for item in string.gmatch(seats, '[^;]+') do
+      local m, f = string.match(item, '^(%d+):(%d)$')
+      if m == id then item = '0:' .. f; changed = true end
+      out[#out + 1] = item
+    end
+    if changed then
+      seats = table.concat(out, ';')
+      redis.call('HSET', META, 'seats', seats)
+      emit('s', id, seats, '', '{"type":"seats","seq":', ',"by":0,' .. seats_json(seats) .. '}')
+    end
+  end
+  local hands = redis.call('HGET', META, 'hands')
+  if hands then
+    local kept, lowered = {}, false
+    for h in string.gmatch(hands, '%d+') do
+      if h == id then lowered = true else kept[#kept + 1] = h end
+    end
+    if lowered then
+      hands = table.concat(kept, ',')
+      redis.call('HSET', META, 'hands', hands)
+      emit('h', id, hands, '', '{"type":"hand","seq":',
+           ',"by":0,"member":' .. id .. ',"raised":false}')
+    end
+  end
+end
 local function remove(id, reason, rec)
   local f = split(rec)
   redis.call('HDEL', M, id)
   if redis.call('HGET', U, f[4]) == tostring(id) then redis.call('HDEL', U, f[4]) end
-  return emit('l', id, reason, f[1], '{"type":"left","seq":',
-              ',"member":' .. id .. ',"user":"' .. f[4] .. '","reason":"' .. reason .. '"}')
+  local seq = emit('l', id, reason, f[1], '{"type":"left","seq":',
+                   ',"member":' .. id .. ',"user":"' .. f[4] .. '","reason":"' .. reason .. '"}')
+  release(id)
+  return seq
 end
 -- A room without members ends, but its seq and id counters and its Stream linger for a day: a
--- node may still hold the room, and seq must never go back under it. A join revives them.
+-- node may still hold the room, and seq must never go back under it. A join revives them; its
+-- seats and hands start again as in a new room.
 local function ended()
   if redis.call('HLEN', M) == 0 then
     redis.call('DEL', U)
+    redis.call('HDEL', META, 'seats', 'hands')
     redis.call('EXPIRE', META, 86400)
     redis.call('EXPIRE', X, 86400)
   end
@@ -56,10 +112,13 @@ local function revived()
 end
 )lua";
 
-// ARGV: 3 instance, 4 session, 5 user, 6 name, 7 speak (0|1), 8 room capacity, 9 id epoch.
-// Returns {member, seq, {id, record, ...} of the others} or {'full'}.
+// ARGV: 3 instance, 4 session, 5 user, 6 name, 7 speak (0|1), 8 room capacity, 9 id epoch,
+// 10 admin (0|1), 11 the seats of a new room. Returns {member, seq, {id, record, ...} of the
+// others, seats, hands} or {'full'}.
 constexpr std::string_view join_body = R"lua(
 revived()
+redis.call('HSETNX', META, 'seats', ARGV[11])
+redis.call('HSETNX', META, 'hands', '')
 local old = redis.call('HGET', U, ARGV[5])
 local count = redis.call('HLEN', M)
 if old then count = count - 1 end
@@ -77,18 +136,20 @@ repeat
 until redis.call('HEXISTS', M, id) == 0
 local others = redis.call('HGETALL', M)
 redis.call('HSET', M, id, ARGV[3] .. '\n' .. ARGV[4] .. '\n0\n' .. ARGV[5] .. '\n' .. ARGV[6] ..
-           '\n' .. ARGV[7])
+           '\n' .. (tonumber(ARGV[7]) + 2 * tonumber(ARGV[10])))
 redis.call('HSET', U, ARGV[5], id)
-local speak = 'false'
+local speak, admin = 'false', 'false'
 if ARGV[7] == '1' then speak = 'true' end
-local seq = emit('j', id, ARGV[3], '', '{"type":"joined","seq":',
+if ARGV[10] == '1' then admin = 'true' end
+local seq = emit('j', id, ARGV[3], ARGV[7] .. ARGV[10], '{"type":"joined","seq":',
                  ',"member":' .. id .. ',"user":"' .. ARGV[5] .. '","name":"' .. ARGV[6] ..
-                 '","muted":false,"speak":' .. speak .. '}')
-return {id, seq, others}
+                 '","muted":false,"speak":' .. speak .. ',"admin":' .. admin .. '}')
+return {id, seq, others, redis.call('HGET', META, 'seats'), redis.call('HGET', META, 'hands')}
 )lua";
 
-// ARGV: 3 instance, 4 member, 5 user, 6 session in the token, 7 new session, 8 last_seq or ''.
-// Returns {seq, gap (0|1), {missed envelopes}, {id, record, ...}} or {'gone'}.
+// ARGV: 3 instance, 4 member, 5 user, 6 session in the token, 7 new session, 8 last_seq or '',
+// 9 flags (1 speak + 2 admin). Returns {seq, gap (0|1), {missed envelopes}, {id, record, ...},
+// seats, hands} or {'gone'}.
 constexpr std::string_view resume_body = R"lua(
 local rec = redis.call('HGET', M, ARGV[4])
 if not rec then return {'gone'} end
@@ -96,6 +157,7 @@ local f = split(rec)
 if f[4] ~= ARGV[5] or f[2] ~= ARGV[6] then return {'gone'} end
 f[1] = ARGV[3]
 f[2] = ARGV[7]
+f[6] = ARGV[9]
 redis.call('HSET', M, ARGV[4], table.concat(f, '\n'))
 redis.call('PUBLISH', CH, 'M|' .. ARGV[4] .. '|' .. ARGV[3] .. '|')
 local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
@@ -114,7 +176,8 @@ else
     end
   end
 end
-return {seq, gap, events, redis.call('HGETALL', M)}
+return {seq, gap, events, redis.call('HGETALL', M), redis.call('HGET', META, 'seats') or '0',
+        redis.call('HGET', META, 'hands') or ''}
 )lua";
 
 // ARGV: 3 member, 4 reason, 5 instance the member must be on ('' = any), 6 node timeout in ms
@@ -151,15 +214,18 @@ return emit(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 )lua";
 
 // After a reconnect (Redis restarted, failed over, or this node was cut off). ARGV: 3 instance,
-// 4 highest seq this node has seen, then (member, user, record) triples of the members this
-// node holds. Re-registers them, lifts seq to what the node saw, and lets go of members this node
-// no longer holds. Returns {seq, {id, record, ...}}.
+// 4 highest seq this node has seen, 5 its seats, 6 its hands, then (member, user, record)
+// triples of the members this node holds. Re-registers them, lifts seq to what the node saw,
+// keeps the seats and hands Redis has (or takes the node's when it lost them), and lets go of
+// members this node no longer holds. Returns {seq, {id, record, ...}, seats, hands}.
 constexpr std::string_view restore_body = R"lua(
 local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
 local seen = tonumber(ARGV[4])
 if seen > seq then redis.call('HSET', META, 'seq', string.format('%.0f', seen)) end
+redis.call('HSETNX', META, 'seats', ARGV[5])
+redis.call('HSETNX', META, 'hands', ARGV[6])
 local mine, added = {}, false
-for i = 5, #ARGV, 3 do
+for i = 7, #ARGV, 3 do
   local id, user, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   mine[id] = true
   local cur = redis.call('HGET', M, id)
@@ -178,7 +244,36 @@ end
 ended()
 -- Members Redis had lost are back: the other nodes fetch the list again.
 if added then redis.call('PUBLISH', CH, 'R|' .. ARGV[3] .. '|') end
-return {tonumber(redis.call('HGET', META, 'seq') or '0'), redis.call('HGETALL', M)}
+return {tonumber(redis.call('HGET', META, 'seq') or '0'), redis.call('HGETALL', M),
+        redis.call('HGET', META, 'seats') or '0', redis.call('HGET', META, 'hands') or ''}
+)lua";
+
+// A seat or hand change, worked out by the node from the state it has applied and committed
+// only if Redis still has that state (compare and set), so that two nodes racing for one seat
+// cannot both win: the loser gets the current state back and works its request out again.
+// ARGV: 3 seats expected, 4 hands expected, 5 new seats ('' = unchanged, else '=' .. text),
+// 6 new hands (the same), 7 members that must still be in the room (comma-separated),
+// 8 seats event member, 9 and 10 its JSON around the seq, 11 hand event member, 12 and 13 its
+// JSON. Returns {'ok', seq}, {'stale', seats, hands} or {'gone'}.
+constexpr std::string_view seats_body = R"lua(
+local seats = redis.call('HGET', META, 'seats') or '0'
+local hands = redis.call('HGET', META, 'hands') or ''
+if seats ~= ARGV[3] or hands ~= ARGV[4] then return {'stale', seats, hands} end
+for id in string.gmatch(ARGV[7], '%d+') do
+  if redis.call('HEXISTS', M, id) == 0 then return {'gone'} end
+end
+local seq = 0
+if ARGV[5] ~= '' then
+  seats = string.sub(ARGV[5], 2)
+  redis.call('HSET', META, 'seats', seats)
+  seq = emit('s', ARGV[8], seats, '', ARGV[9], ARGV[10])
+end
+if ARGV[6] ~= '' then
+  hands = string.sub(ARGV[6], 2)
+  redis.call('HSET', META, 'hands', hands)
+  seq = emit('h', ARGV[11], hands, '', ARGV[12], ARGV[13])
+end
+return {'ok', seq}
 )lua";
 
 std::string compose(std::string_view body) {
@@ -195,6 +290,7 @@ std::string_view room_script_text(room_script script) {
     static const std::string leave = compose(leave_body);
     static const std::string event = compose(event_body);
     static const std::string restore = compose(restore_body);
+    static const std::string seats = compose(seats_body);
     switch (script) {
         case room_script::join:
             return join;
@@ -206,6 +302,8 @@ std::string_view room_script_text(room_script script) {
             return event;
         case room_script::restore:
             return restore;
+        case room_script::seats:
+            return seats;
     }
     return {};
 }

@@ -17,6 +17,21 @@ bool parse(std::vector<std::string> args, options* o, std::string* error) {
     return parse_options(args, o, error, &help);
 }
 
+TEST(BenchOptions, SeatsAreForChorusRoomsWithASeatPerSpeaker) {
+    options o;
+    std::string error;
+    ASSERT_TRUE(parse({"rooms", "--speakers", "4", "--members", "20", "--seats", "8"}, &o, &error))
+        << error;
+    EXPECT_EQ(o.seats, 8u);
+    EXPECT_FALSE(
+        parse({"rooms", "--speakers", "4", "--members", "20", "--seats", "3"}, &o, &error));
+    EXPECT_FALSE(parse({"rooms", "--seats", "33"}, &o, &error));
+    EXPECT_FALSE(parse({"flood", "--seats", "8"}, &o, &error));
+    EXPECT_FALSE(parse(
+        {"rooms", "--protocol", "raw", "--url-template", "ws://127.0.0.1:9/{room}", "--seats", "8"},
+        &o, &error));
+}
+
 TEST(BenchOptions, RoomsScenarioWithEveryShapeFlag) {
     options o;
     std::string error;

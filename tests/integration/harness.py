@@ -252,7 +252,7 @@ class Server:
 
     def join(self, room, user=None, name=None, token=None, **kw):
         """Joins a room and reads the welcome; returns the client with .welcome and .member."""
-        extra = {k: kw.pop(k) for k in ("resume", "last_seq") if k in kw}
+        extra = {k: kw.pop(k) for k in ("resume", "last_seq", "admin") if k in kw}
         c = self.ws(room_path(room, user=user, name=name, token=token, **extra), **kw)
         return welcome_of(c)
 

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from harness import CHORUS_BENCH, T
+from harness import CHORUS_BENCH, T, metric
 
 JSON_KEYS = ("scenario", "connections", "sent", "expected", "received", "loss", "reorders",
              "deliveries_per_sec", "latency_us", "handshake_us", "server")
@@ -58,6 +58,23 @@ def test_rooms_scenario_has_no_loss_and_no_reordering(chorusd, tmp_path):
 
 
 @pytest.mark.deadline(40)
+def test_rooms_with_seats_sit_first_then_talk_with_levels(chorusd, tmp_path):
+    server = chorusd()
+    out = tmp_path / "seats.json"
+    result = run_bench(["rooms", "--url", f"ws://127.0.0.1:{server.port}", "--rooms", "4",
+                        "--members", "8", "--speakers", "3", "--seats", "4", "--rate", "50",
+                        "--duration", "2s", "--ramp", "500ms", "--drain", f"{T(3):.0f}s",
+                        "--json", str(out)], timeout=T(40))
+    assert result.returncode == 0, f"chorus-bench failed:\n{result.stdout}\n{result.stderr}"
+    report = json.loads(out.read_text())
+    # No forbidden audio (every speaker sat before it talked), no seq gap over the seats events.
+    assert report["errors"] == 0 and report["gaps"] == 0 and report["failed"] == 0
+    assert report["sent"] >= 4 * 3
+    assert report["received"] == report["expected"] == report["sent"] * 7
+    assert report["passed"] is True
+    assert metric(server, "chorus_audio_dropped_forbidden_total") == 0
+
+
 def test_refused_joins_fail_the_run(chorusd, tmp_path):
     server = chorusd("--max-room-members", "3")
     out = tmp_path / "full.json"

@@ -5,12 +5,13 @@ and the `speaking` messages derived from its levels.
 """
 
 import json
+import subprocess
 import threading
 
 import pytest
 
-from harness import (T, assert_fields, barrier, check_refusal, errors_in, make_jwt, room_path,
-                     uniq, welcome_of)
+from harness import (CHORUSD, T, assert_fields, barrier, check_refusal, errors_in, make_jwt,
+                     room_path, uniq, welcome_of)
 
 
 @pytest.fixture(scope="module")
@@ -499,3 +500,26 @@ def test_only_relayed_level_frames_count(server):
     # The first set announced is a alone: b's dropped frame, just before, did not count.
     assert wait_speaking(h, [a.member], T(10))[0] == [a.member]
     wait_speaking(h, [], T(10))
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--max-seats", "33"], "--max-seats is at most 32"),
+    (["--default-seats", "9", "--max-seats", "8"], "--default-seats must not be above"),
+    (["--speaking-level", "128"], "--speaking-level is a level from 0"),
+    (["--max-seats", "-1"], "--max-seats takes a whole number"),
+])
+def test_seat_flags_are_checked(flags, says):
+    r = subprocess.run([CHORUSD, "--listen", "127.0.0.1:0"] + flags, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=T(10))
+    assert r.returncode == 2 and says in r.stderr.decode(), r
+
+
+def test_default_seats_open_seat_mode_for_new_rooms(chorusd):
+    s = chorusd("--default-seats", "2", "--max-seats", "4")
+    h = member(s, uniq(), "host", admin=True)
+    assert h.welcome["seats"]["count"] == 2
+    h.send_json({"type": "seats", "count": 5})  # above --max-seats
+    h.send_json({"type": "seats", "count": 4})
+    got = texts(barrier(h))
+    assert [m["type"] for m in got] == ["error", "seats"], got
+    assert got[0]["code"] == "bad_message" and got[1]["count"] == 4

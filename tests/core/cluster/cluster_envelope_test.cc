@@ -22,6 +22,16 @@ TEST(ClusterEnvelope, RoomEventFields) {
     EXPECT_EQ(e.body, R"({"type":"left","seq":42,"member":7,"user":"a|b"})");
 }
 
+TEST(ClusterEnvelope, SeatAndHandEvents) {
+    envelope e;
+    ASSERT_TRUE(parse_room_envelope(R"(E|5|s|3|2;3:0;0:1||{"type":"seats","seq":5})", &e));
+    EXPECT_EQ(e.kind, 's');
+    EXPECT_EQ(e.a1, "2;3:0;0:1");
+    ASSERT_TRUE(parse_room_envelope(R"(E|6|h|9|||{"type":"hand","seq":6})", &e));
+    EXPECT_EQ(e.kind, 'h');
+    EXPECT_EQ(e.a1, "");
+}
+
 TEST(ClusterEnvelope, RejectsMalformedEvents) {
     envelope e;
     for (const char* bad :
@@ -46,6 +56,13 @@ TEST(ClusterEnvelope, MovedAndAudio) {
     EXPECT_EQ(e.instance, "n1/aa");
     EXPECT_EQ(e.body.size(), 8u);
     EXPECT_FALSE(parse_room_envelope("A|n1/aa|", &e));
+    ASSERT_TRUE(parse_room_envelope("L|n1/aa|7|42|xy", &e));
+    EXPECT_EQ(e.member, 7u);
+    EXPECT_EQ(e.level, 42u);
+    EXPECT_EQ(e.body, "xy");
+    for (const char* bad : {"L|n1/aa|7|128|xy", "L|n1/aa|0|4|xy", "L|n1/aa|7||xy", "L||7|4|xy",
+                            "L|n1/aa|7|4|x", "L|n1/aa|7|-1|xy"})
+        EXPECT_FALSE(parse_room_envelope(bad, &e)) << bad;
     EXPECT_FALSE(parse_room_envelope("A||xx", &e));
 }
 
@@ -65,7 +82,7 @@ TEST(ClusterEnvelope, NodeMessages) {
 
 TEST(ClusterEnvelope, MemberRecordRoundTrip) {
     std::string text =
-        make_member_record("n1/ab", 1234567890123ull, true, true, "al\\\"ice", "Al", false);
+        make_member_record("n1/ab", 1234567890123ull, true, true, "al\\\"ice", "Al", false, true);
     member_record r;
     ASSERT_TRUE(parse_member_record(text, &r));
     EXPECT_EQ(r.instance, "n1/ab");
@@ -75,11 +92,17 @@ TEST(ClusterEnvelope, MemberRecordRoundTrip) {
     EXPECT_EQ(r.user, "al\\\"ice");
     EXPECT_EQ(r.name, "Al");
     EXPECT_FALSE(r.speak);
+    EXPECT_TRUE(r.admin);
     ASSERT_TRUE(parse_member_record("n1\n1\n1\nu\nn\n1", &r));
+    EXPECT_TRUE(r.speak);
+    EXPECT_FALSE(r.admin);
+    ASSERT_TRUE(parse_member_record("n1\n1\n1\nu\nn\n3", &r));
+    EXPECT_TRUE(r.speak && r.admin);
     EXPECT_TRUE(r.muted);
     EXPECT_FALSE(r.admin_muted);
-    for (const char* bad : {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1",
-                            "\n1\n0\nu\nn\n1", "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n"})
+    for (const char* bad :
+         {"", "n1\n1\n3\nu\nn\n1", "n1\n1\n0\nu\nn", "n1\nx\n0\nu\nn\n1", "\n1\n0\nu\nn\n1",
+          "n1\n1\n0\n\nn\n1", "n1\n1\n0\nu\nn\n1\n", "n1\n1\n0\nu\nn\n4", "n1\n1\n0\nu\nn\n12"})
         EXPECT_FALSE(parse_member_record(bad, &r)) << bad;
 }
 
