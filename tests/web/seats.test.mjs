@@ -4,31 +4,16 @@
 // events); then the host locks its seat, which stands it up, and its audio stops reaching the
 // others while the host's goes on. Screenshots at desktop and phone size; axe-core on both.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, WEB_DIR } from './helpers.mjs';
-import { PHONE, WAIT, checkAxe, closePages, launch, openPage, row, shot, stats }
-  from './browser.mjs';
+import { PHONE, WAIT, checkAxe, openPage, pageSuite, row, shot, stats } from './browser.mjs';
 
-let server;
-let browser;
-const errors = [];
-
-before(async () => {
-  server = await startServer(['--web', WEB_DIR]);
-  browser = await launch();
-});
-
-afterEach(closePages);
-
-after(async () => {
-  await browser?.close();
-  if (server) assert.equal(await server.stop(), 0, server.stderr());
-});
+const suite = pageSuite();
+const { errors } = suite;
 
 async function join(label, room, name, { host = false, viewport } = {}) {
-  const p = await openPage(browser, label, { errors, viewport });
-  await p.goto(`${server.http}/?room=${room}${host ? '&admin=1' : ''}`);
+  const p = await openPage(suite.browser, label, { errors, viewport });
+  await p.goto(`${suite.server.http}/?room=${room}${host ? '&admin=1' : ''}`);
   await p.fill('#name', name);
   await p.click('#join-btn');
   await p.waitForSelector('#conn[data-state="open"]', WAIT);

@@ -3,27 +3,12 @@
 // every seat state can be set up exactly and every message the page sends is seen. The real
 // server's side of the same flow is seats.test.mjs.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, WEB_DIR } from './helpers.mjs';
-import { DESKTOP, PHONE, WAIT, checkAxe, closePages, launch, openPage, row, shot }
-  from './browser.mjs';
+import { DESKTOP, PHONE, WAIT, checkAxe, openPage, pageSuite, row, shot } from './browser.mjs';
 
-let server;
-let browser;
-const errors = [];
-
-before(async () => {
-  server = await startServer(['--web', WEB_DIR]);
-  browser = await launch();
-});
-
-afterEach(closePages);
-
-after(async () => {
-  await browser?.close();
-  if (server) assert.equal(await server.stop(), 0, server.stderr());
-});
+const suite = pageSuite();
+const { errors } = suite;
 
 const seat = (i, member = null, extra = {}) =>
   ({ seat: i, member, locked: false, muted: false, ...extra });
@@ -43,7 +28,7 @@ const SEATS = { count: 8, list: [seat(0, 1), seat(1, 2), seat(2, null, { locked:
 // Joins through the form as member `me`; resolves with the page and its scripted server:
 // {json: [what the page sent], binary: [first bytes of its frames], send(obj), until(pred)}.
 async function scripted(label, me, { viewport = DESKTOP } = {}) {
-  const p = await openPage(browser, label, { errors, viewport });
+  const p = await openPage(suite.browser, label, { errors, viewport });
   const srv = { json: [], binary: [], checks: new Set() };
   srv.until = (pred, what) => new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 15000);
@@ -64,7 +49,7 @@ async function scripted(label, me, { viewport = DESKTOP } = {}) {
       members: people.filter((m) => m.member !== me), seats: SEATS, hands: [4, 5] });
     srv.send({ type: 'speaking', members: [2, 1] });
   });
-  await p.goto(`${server.http}/?room=stage`);
+  await p.goto(`${suite.server.http}/?room=stage`);
   await p.fill('#name', self(me));
   await p.click('#join-btn');
   await p.waitForSelector('#seat-row li.seat', WAIT);
