@@ -86,7 +86,8 @@ function joinProblem(roomId, name) {
   return roomProblem(roomId) || (name ? nameProblem(name) : 'Please enter your name.');
 }
 
-async function join(roomId, name, resume = null) {
+// `seat`: the seat this tab sat on before a reload (-1: none), taken again if still free.
+async function join(roomId, name, resume = null, seat = -1) {
   const err = $('join-error');
   err.textContent = joinProblem(roomId, name);
   if (err.textContent) return;
@@ -122,6 +123,7 @@ async function join(roomId, name, resume = null) {
     return;
   }
   showRoom(roomId);
+  retakeSeat(c, seat);
   if (controls.engine && !controls.engine.micOn) controls.startMic();
   else controls.mic = controls.engine ? controls.mic : 'unsupported';
   controls.render();
@@ -306,7 +308,9 @@ function showRoom(roomId) {
   $('room-title').textContent = `# ${roomId}`;
   document.title = `${roomId} · Chorus`;
   const url = new URL(location.href);
-  url.search = `?room=${encodeURIComponent(roomId)}`; // an invite link, without any token
+  // An invite link, without any token; a dev-mode host keeps its ?admin=1 across a reload.
+  url.search = `?room=${encodeURIComponent(roomId)}${!token && params.get('admin') === '1'
+    ? '&admin=1' : ''}`;
   history.replaceState(null, '', url);
   $('chat-log').replaceChildren();
   logSystem(`You joined ${roomId} as ${client.name}`);
@@ -367,7 +371,7 @@ function sendChat(ev) {
 function saveSession() {
   if (!client?.member) return;
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({ room: client.room, name: client.name,
-    resume: client.resumeToken, lastSeq: client.lastSeq }));
+    resume: client.resumeToken, lastSeq: client.lastSeq, seat: client.seatOf() }));
 }
 
 function restoreSession() {
@@ -378,8 +382,18 @@ function restoreSession() {
     s = null;
   }
   if (!s || (params.get('room') && params.get('room') !== s.room)) return false;
-  join(s.room, s.name, { token: s.resume, lastSeq: s.lastSeq });
+  const seat = Number.isInteger(s.seat) ? s.seat : -1;
+  join(s.room, s.name, { token: s.resume, lastSeq: s.lastSeq }, seat);
   return true;
+}
+
+// A reload is a rejoin on the wire (the browser's close frame is a leave, docs/CLIENT.md), which
+// stands the member up; the page sits down again on the same seat when nobody took it meanwhile
+// and it is not locked. A resumed member still has its seat.
+function retakeSeat(c, seat) {
+  if (seat < 0 || !room.canSpeak || c.seatOf() >= 0) return;
+  const s = c.seats.list[seat];
+  if (s && s.member === null && !s.locked) c.takeSeat(seat);
 }
 
 // ---- leaving --------------------------------------------------------------------------------

@@ -96,3 +96,27 @@ test('a host runs a seated room: hands, invite, speaking, lock stands the sitter
     await shot(l, 'seats-stood-up-phone');
     assert.deepEqual(errors, []);
   });
+
+test('a reload keeps a dev-mode host a host and sits a seated member down again',
+  { timeout: 120000 }, async () => {
+    const room = `seatsreload${process.pid}`;
+    const [h] = await join('Host', room, 'Hana', { host: true });
+    await h.selectOption('#seat-count', '2');
+    await h.waitForFunction(() => document.querySelectorAll('#seat-row li.seat').length === 2,
+      null, WAIT);
+    const [m, idM] = await join('Member', room, 'Max');
+    await m.click('#seat-row li.seat[data-seat="1"] .seat-btn');
+    await h.waitForSelector(seatOf(idM), WAIT);
+    // On the wire a reload is a leave and a join (the browser's close frame): the seat is freed,
+    // and the reloaded page takes it again.
+    await m.reload();
+    await m.waitForSelector('#conn[data-state="open"], #conn[data-state="resumed"]', WAIT);
+    await m.waitForSelector('#seat-row li.seat.self[data-seat="1"]', WAIT);
+    const idAfter = await m.evaluate(() => window.chorusStats.member);
+    await h.waitForSelector(`#seat-row li.seat[data-seat="1"][data-member="${idAfter}"]`, WAIT);
+    await h.reload();
+    await h.waitForSelector('#conn[data-state="open"], #conn[data-state="resumed"]', WAIT);
+    await h.waitForSelector('label.seat-count:not([hidden])', WAIT);
+    assert.match(new URL(h.url()).search, /admin=1/);
+    assert.deepEqual(errors, []);
+  });
