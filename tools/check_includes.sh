@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks that includes point downward only (docs/ARCHITECTURE.md, "The engine's pieces"):
 #   core/base <- net, ws <- core pieces (writer, room, rooms, router, parsers, ledger, ...)
-#   <- the seam and its users (room_sync, local_sync, member_input)
+#   <- the seam and its users (room_sync, local_sync, member_input and its member_seats.cc)
 #   <- the loop adapter (shard, server) | the cluster (core/cluster/), side by side <- tools.
 # A file may include its own layer or any layer below it, never one above or beside it; and no
 # deployment-mode branch (`clustered`) may appear in core/ outside core/cluster/.
@@ -12,7 +12,7 @@ rank() {
     net/* | ws/*) echo 1 ;;
     core/cluster/*) echo 4 ;;
     core/shard* | core/server.*) echo 4 ;;
-    core/room_sync.h | core/local_sync.* | core/member_input.*) echo 3 ;;
+    core/room_sync.h | core/local_sync.* | core/member_input.* | core/member_seats.*) echo 3 ;;
     core/*) echo 2 ;;
     tools/*) echo 5 ;;
     *) echo 9 ;;

@@ -84,6 +84,7 @@ struct cluster_counters {
     std::atomic<uint64_t> reconnects{0};
     std::atomic<uint64_t> dropped{0};
     std::atomic<uint64_t> scripts{0};
+    std::atomic<uint64_t> seat_retries{0};  // seat commits refused as stale and worked out again
 };
 
 // The rings and shared state between N shards and the engine.

@@ -187,6 +187,9 @@ void cluster_sync_provider::append_metrics(std::string& out) const {
     append_metric_line(out, "chorus_cluster_dropped_total", "counter",
                        "Cluster messages dropped (Redis unreachable or its buffer full).",
                        c.dropped.load());
+    append_metric_line(out, "chorus_cluster_seat_retries_total", "counter",
+                       "Seat changes another change beat to Redis, worked out again.",
+                       c.seat_retries.load());
 }
 
 std::string cluster_sync_provider::describe() const {

@@ -94,6 +94,10 @@ class cluster_sync final : public room_sync {
     void cluster_room_event(room& r, char kind, uint32_t member, std::string a1, std::string a2,
                             std::string before, std::string after, uint32_t mute_target);
     void cluster_publish_audio(room& r, const shared_frame* frame, uint32_t from, uint8_t level);
+
+    // cluster_seats.cc: seat and hand changes
+    // Degraded: a seat request applied among the members here (Redis learns nothing of it).
+    void local_seats(room& r, member& by, const seat_request& request);
     // Works `request` out from `from` (the room's seats as this node or Redis last had them)
     // and asks Redis to commit it if its seats are still `from`.
     void commit_seats(room& r, uint32_t by, const seat_request& request, const seat_state& from,
@@ -111,8 +115,7 @@ class cluster_sync final : public room_sync {
                              const reply_value& members, const reply_value& seats,
                              const reply_value& hands) const;
     void local_event(room& r, std::string_view before, std::string_view after);
-    // Degraded: a seat request applied among the members here (Redis learns nothing of it).
-    void local_seats(room& r, member& by, const seat_request& request);
+
     std::string record_of(const member& m) const;
 
     // cluster_sync_apply.cc: what comes from the other nodes

@@ -75,6 +75,33 @@ TEST_F(ControlMessage, SelfMuteAndAdminMute) {
     EXPECT_EQ(message.member_id, 9u);
 }
 
+TEST_F(ControlMessage, SeatFields) {
+    ASSERT_TRUE(ok(R"({"type":"seats","count":8})"));
+    EXPECT_TRUE(message.has_count);
+    EXPECT_EQ(message.count, 8u);
+    ASSERT_TRUE(ok(R"({"type":"seat","seat":3,"locked":true,"muted":false})"));
+    EXPECT_TRUE(message.has_seat && !message.seat_null && message.seat == 3);
+    EXPECT_TRUE(message.has_locked && message.locked);
+    EXPECT_TRUE(message.has_muted && !message.muted);
+    ASSERT_TRUE(ok(R"({"type":"move","member":9,"seat":null})"));
+    EXPECT_TRUE(message.has_seat && message.seat_null);
+    ASSERT_TRUE(ok(R"({"type":"take_seat"})"));
+    EXPECT_FALSE(message.has_seat);
+    ASSERT_TRUE(ok(R"({"type":"hand","raised":false})"));
+    EXPECT_TRUE(message.has_raised && !message.raised);
+    EXPECT_FALSE(message.has_member);
+}
+
+TEST_F(ControlMessage, SeatFieldsOfTheWrongTypeAreBadMessages) {
+    for (const char* bad :
+         {R"({"type":"seats","count":-1})", R"({"type":"seats","count":1.5})",
+          R"({"type":"seats","count":"8"})", R"({"type":"seats","count":null})",
+          R"({"type":"take_seat","seat":"3"})", R"({"type":"take_seat","seat":-2})",
+          R"({"type":"take_seat","seat":true})", R"({"type":"seat","locked":1})",
+          R"({"type":"hand","raised":"yes"})", R"({"type":"hand","raised":null})"})
+        EXPECT_NE(parse(bad), nullptr) << bad;
+}
+
 TEST_F(ControlMessage, Kick) {
     ASSERT_TRUE(ok(R"({"type":"kick","member":4294967295})"));
     EXPECT_EQ(message.type, "kick");

@@ -161,5 +161,49 @@ TEST_F(local_sync_test, AnAwayMemberWhoTimesOutLeaves) {
     EXPECT_TRUE(contains(seen[0], "\"reason\":\"timeout\""));
 }
 
+seat_request seat_change(seat_request::kind what, uint32_t member, int32_t seat = -1) {
+    seat_request request;
+    request.what = what;
+    request.member = member;
+    request.seat = seat;
+    request.count = 2;
+    request.raised = true;
+    return request;
+}
+
+TEST_F(local_sync_test, SeatChangesAreNumberedEventsAndALeaverIsReleasedAfterItsLeft) {
+    session& a = join("ann");
+    session& b = join("bob");
+    member& bob = *b.self;
+    uint32_t bob_id = bob.id;
+    world.sync->change_seats(lobby(), *a.self, seat_change(seat_request::kind::count, 0));
+    world.sync->change_seats(lobby(), bob, seat_change(seat_request::kind::hand, bob_id));
+    world.sync->change_seats(lobby(), bob, seat_change(seat_request::kind::take, bob_id, 1));
+    world.sync->change_seats(lobby(), bob, seat_change(seat_request::kind::hand, bob_id));
+    world.sync->change_seats(lobby(), bob, seat_change(seat_request::kind::take, bob_id, 5));
+    world.frames(a);
+    std::vector<std::string> to_b = world.frames(b);
+    // seats (3), hand up (4), seats with bob on seat 1 (5), its hand down (6), hand up again (7),
+    // then only an error for the seat that does not exist.
+    ASSERT_EQ(to_b.size(), 7u);
+    EXPECT_TRUE(contains(to_b[1], "\"type\":\"seats\",\"seq\":3,\"by\":1,\"count\":2"));
+    EXPECT_TRUE(contains(to_b[3], "\"type\":\"seats\",\"seq\":5"));
+    EXPECT_TRUE(contains(to_b[3], "\"seat\":1,\"member\":" + std::to_string(bob_id)));
+    EXPECT_TRUE(contains(to_b[4], "\"type\":\"hand\",\"seq\":6,\"by\":" + std::to_string(bob_id) +
+                                      ",\"member\":" + std::to_string(bob_id) +
+                                      ",\"raised\":false"));
+    EXPECT_TRUE(contains(to_b[5], "\"seq\":7"));
+    EXPECT_TRUE(contains(to_b[6], "\"code\":\"no_such_seat\""));
+    world.sync->leave(bob, "closed");
+    std::vector<std::string> to_a = world.frames(a);
+    ASSERT_EQ(to_a.size(), 3u);
+    EXPECT_TRUE(contains(to_a[0], "\"type\":\"left\",\"seq\":8"));
+    EXPECT_TRUE(contains(to_a[1], "\"type\":\"seats\",\"seq\":9,\"by\":0"));
+    EXPECT_TRUE(contains(to_a[1], "\"seat\":1,\"member\":null"));
+    EXPECT_TRUE(contains(to_a[2], "\"type\":\"hand\",\"seq\":10,\"by\":0"));
+    EXPECT_EQ(lobby().seats().seat_of(bob_id), -1);
+    EXPECT_TRUE(lobby().seats().hands().empty());
+}
+
 }  // namespace
 }  // namespace chorus::core

@@ -9,7 +9,7 @@ import time
 
 from cluster_harness import redis  # noqa: F401 (a fixture)
 from cluster_harness import Collector, cluster_fixture, join, wait_chat
-from harness import T, assert_fields, uniq
+from harness import T, assert_fields, metric, uniq
 
 cluster = cluster_fixture(2)
 
@@ -63,9 +63,12 @@ def test_one_seat_raced_from_two_nodes_has_one_winner(cluster):
         b.send_json({"type": "take_seat", "seat": 0})
         for col in (col_a, col_b):  # the winner stands up once it has seen itself sit
             col.wait(lambda s, n=n: len(s.of_type("seats")) > 2 * n, T(10), f"round {n}: taken")
-        col_a.wait(lambda s, n=n: len(errors()) > n, T(10), f"round {n}: the loser's error")
         winner = seats_of(col_a.of_type("seats")[2 * n])[0]
         assert winner in (a.member, b.member)
+        loser = col_b if winner == a.member else col_a
+        lost = len(loser.of_type("error"))
+        loser.wait(lambda s, k=lost: len(s.of_type("error")) > k or len(errors()) > n, T(10),
+                   f"round {n}: the loser's error")
         (a if winner == a.member else b).send_json({"type": "leave_seat"})
         for col in (col_a, col_b):  # both nodes have the seat free again
             col.wait(lambda s, n=n: len(s.of_type("seats")) >= 2 * n + 2, T(10),
@@ -80,6 +83,10 @@ def test_one_seat_raced_from_two_nodes_has_one_winner(cluster):
     assert len(takes) == 2 * rounds
     for n in range(rounds):
         assert seats_of(takes[2 * n])[0] is not None and seats_of(takes[2 * n + 1]) == [None]
+    # How many rounds the two nodes really raced (their requests crossed in Redis) depends on
+    # timing; it is printed for the record, never asserted.
+    print("seat commits retried:", sum(metric(n, "chorus_cluster_seat_retries_total") or 0
+                                       for n in (c[0], c[1])))
 
 
 def test_seat_and_hand_survive_a_resume_on_another_node(cluster):
