@@ -38,7 +38,7 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-web-restart test-stress test-sanitize \
+.PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize \
   fuzz bench bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
@@ -113,19 +113,14 @@ test-integration: $(CHORUSD) $(BENCH_TOOL)
 	  $(PYTHON) -m pytest -q -x tests/integration
 
 # The npm package's chorus.js is built from the one client source, web/chorus.js (not committed).
-client-js: clients/js/chorus.js
-clients/js/chorus.js: web/chorus.js clients/js/build.mjs
+CLIENT_JS := chorus.js emitter.js room_model.js wire.js
+client-js: $(addprefix clients/js/,$(CLIENT_JS))
+$(addprefix clients/js/,$(CLIENT_JS)) &: $(addprefix web/,$(CLIENT_JS)) clients/js/build.mjs
 	node clients/js/build.mjs
 
 test-web: $(CHORUSD) client-js
 	@if [ -f tests/web/package.json ]; then \
 	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test --test-concurrency=1; fi
-
-# The restart e2e (kill -9, the same port again, pages back and heard) is kept out of `make test`:
-# on a busy machine a page's reconnect after kill -9 was seen stuck with no second try, a cause
-# not yet found (docs/CLIENT.md). Run it on its own.
-test-web-restart: $(CHORUSD) client-js
-	cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test restart.e2e.mjs
 
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).

@@ -82,6 +82,8 @@ http_route route_request(const ws::http_request& request, const router_options& 
         if (!room_id_valid(room_id))
             return refusal(400, "bad_request", "room must be 1-64 characters of A-Z a-z 0-9 _ . -");
         http_route route = upgrade_route(request, options, route_kind::room);
+        if (route.kind == route_kind::refuse && route.status == 426)
+            route.kind = route_kind::room_check;
         route.room = room_id;
         return route;
     }

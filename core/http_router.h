@@ -13,14 +13,26 @@
 
 namespace chorus::core {
 
-enum class route_kind : uint8_t { refuse, room, echo, rooms_listing, healthz, metrics, file };
+// `room_check`: a room URL asked without a valid upgrade (a plain GET, say, from a page that
+// wants to know why its upgrade was refused). The shard validates the join as the upgrade would
+// and answers its refusal; only a join that would be accepted gets the route's 426.
+enum class route_kind : uint8_t {
+    refuse,
+    room,
+    room_check,
+    echo,
+    rooms_listing,
+    healthz,
+    metrics,
+    file
+};
 
 struct http_route {
     route_kind kind = route_kind::refuse;
-    int status = 0;            // refuse
-    std::string_view code;     // refuse: the JSON error code
-    std::string_view message;  // refuse: static storage
-    std::string_view room;     // room: a valid room id (a view into the request)
+    int status = 0;            // refuse, room_check (426)
+    std::string_view code;     // refuse, room_check: the JSON error code
+    std::string_view message;  // refuse, room_check: static storage
+    std::string_view room;     // room, room_check: a valid room id (a view into the request)
     bool chorus_v1 = false;    // room, echo: the client offered the chorus.v1 subprotocol
 };
 

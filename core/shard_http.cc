@@ -53,10 +53,14 @@ void shard::handle_request(session& s, const ws::http_request& request) {
     switch (route.kind) {
         case route_kind::refuse:
             return refuse(s, route.status, route.code, route.message);
-        case route_kind::room: {
+        case route_kind::room:
+        case route_kind::room_check: {
+            // A room_check is pure validation, so any shard answers it: the refusal the upgrade
+            // would get, else the 426.
+            bool check = route.kind == route_kind::room_check;
             uint32_t home = static_cast<uint32_t>(
                 XXH3_64bits(route.room.data(), route.room.size()) % _context.shards.size());
-            if (home != _id) {
+            if (!check && home != _id) {
                 s.handoff_to = home;
                 s.phase = session_phase::closing;  // no timers, no data until it moves
                 _loop->detach(s.conn);
@@ -67,6 +71,7 @@ void shard::handle_request(session& s, const ws::http_request& request) {
                 request, route.room,
                 {_config.auth_secret, _context.resume_key, base::unix_seconds()}, &join);
             if (refusal.status) return refuse(s, refusal.status, refusal.code, refusal.message);
+            if (check) return refuse(s, route.status, route.code, route.message);
             return _sync->join(s, std::move(join));
         }
         case route_kind::echo:

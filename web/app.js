@@ -6,6 +6,7 @@ import { ChorusClient, makeUserId } from './chorus.js';
 import { webCodecsMissing } from './audio.js';
 import { Controls } from './controls.js';
 import { RoomView, announce, logSystem, notice } from './room.js';
+import { SeatView } from './seats.js';
 import { decodeJwt, nameProblem, quality, roomProblem, textProblem, tokenProblem } from './text.js';
 
 const $ = (id) => document.getElementById(id);
@@ -36,6 +37,8 @@ const room = new RoomView({ isAdmin: !!(claims && claims.admin === true),
   onWhisperAudio: (id) => (id ? controls.talkStart(id) : controls.talkEnd()) });
 room.canSpeak = !(claims && claims.speak === false);
 const controls = new Controls({ client: () => client, stats, canSpeak: room.canSpeak });
+const seats = new SeatView({ room, canSpeak: () => room.canSpeak });
+room.onInvite = (id) => seats.invite(id);
 
 // ---- join form ------------------------------------------------------------------------------
 
@@ -83,7 +86,8 @@ function joinProblem(roomId, name) {
   return roomProblem(roomId) || (name ? nameProblem(name) : 'Please enter your name.');
 }
 
-async function join(roomId, name, resume = null) {
+// `seat`: the seat this tab sat on before a reload (-1: none), taken again if still free.
+async function join(roomId, name, resume = null, seat = -1) {
   const err = $('join-error');
   err.textContent = joinProblem(roomId, name);
   if (err.textContent) return;
@@ -95,7 +99,7 @@ async function join(roomId, name, resume = null) {
   const opts = { room: roomId, pingIntervalMs: PING_EVERY_MS, resume,
     muted: room.canSpeak && controls.wantMuted() };
   if (token) opts.token = token;
-  else Object.assign(opts, { user: userIdFor(name), name });
+  else Object.assign(opts, { user: userIdFor(name), name, admin: params.get('admin') === '1' });
   const c = (client = new ChorusClient(opts));
   room.client = c;
   wireClient(c);
@@ -119,6 +123,7 @@ async function join(roomId, name, resume = null) {
     return;
   }
   showRoom(roomId);
+  retakeSeat(c, seat);
   if (controls.engine && !controls.engine.micOn) controls.startMic();
   else controls.mic = controls.engine ? controls.mic : 'unsupported';
   controls.render();
@@ -147,9 +152,25 @@ function wireClient(c) {
   c.on('state', (ev) => onState(c, ev));
   c.on('welcome', (w) => {
     stats.member = w.member;
+    room.isAdmin = c.admin || !!(claims && claims.admin === true);
+    ownSeat = c.seatOf();
     saveSession();
     room.renderMembers();
+    seats.render();
     controls.render();
+  });
+  c.on('seats', (ev) => onSeats(c, ev));
+  c.on('hand', (ev) => {
+    if (ev.raised && !ev.replayed && ev.member !== c.member && c.admin) {
+      const text = `${room.nameOf(ev.member)} raised a hand`;
+      notice(text);
+      announce(text);
+    }
+    seats.render();
+  });
+  c.on('speaking', () => {
+    seats.updateSpeaking();
+    room.updateSpeaking();
   });
   c.on('gap', () => room.renderMembers());
   c.on('rtt', ({ rtt }) => {
@@ -168,6 +189,7 @@ function wireClient(c) {
       announce(text);
     }
     room.renderMembers();
+    seats.render();
   });
   c.on('left', (m) => {
     const why = { timeout: ' (connection lost)', kicked: ' (removed)', replaced: ' (rejoined)' };
@@ -183,6 +205,7 @@ function wireClient(c) {
     room.lastAudioAt.delete(m.member);
     controls.engine?.removePeer(m.member);
     room.renderMembers();
+    seats.render();
   });
   c.on('muted', (m) => {
     if (m.member === c.member) {
@@ -246,9 +269,33 @@ function onServerError(c, e) {
     controls.render();
     return;
   }
+  // Audio still in flight when we stood up (or our seat was muted) is refused in seat mode.
+  if (e.code === 'forbidden' && controls.seatBlock() && /seat|audio|speak/i.test(msg)) return;
   const text = { forbidden: 'Not allowed', too_fast: 'Slow down', too_big: 'Message too long',
-    no_such_member: 'That person has left' }[e.code] || e.code;
+    no_such_member: 'That person has left', seat_taken: 'That seat is taken',
+    seat_locked: 'That seat is locked', no_such_seat: 'No such seat',
+    not_seated: 'You are not on a seat' }[e.code] || e.code;
   notice(`${text}: ${msg}`, true);
+}
+
+// Our own seat changed: say so (the host invited us, stood us up), then redraw.
+let ownSeat = -1;
+function onSeats(c, ev) {
+  const now = c.seatOf();
+  if (now !== ownSeat && !ev.replayed) {
+    const byHost = ev.by !== c.member;
+    if (now >= 0 && ownSeat < 0) {
+      notice(byHost ? `The host invited you to seat ${now + 1}: you can talk now`
+        : `You are on seat ${now + 1}: you can talk now`);
+    } else if (now < 0 && ownSeat >= 0 && byHost) {
+      notice(ev.count === 0 ? 'The host turned the seats off' : 'You are no longer on a seat',
+        ev.count !== 0);
+    }
+  }
+  ownSeat = now;
+  room.renderMembers();
+  seats.render();
+  controls.render();
 }
 
 // ---- room view ------------------------------------------------------------------------------
@@ -261,11 +308,14 @@ function showRoom(roomId) {
   $('room-title').textContent = `# ${roomId}`;
   document.title = `${roomId} · Chorus`;
   const url = new URL(location.href);
-  url.search = `?room=${encodeURIComponent(roomId)}`; // an invite link, without any token
+  // An invite link, without any token; a dev-mode host keeps its ?admin=1 across a reload.
+  url.search = `?room=${encodeURIComponent(roomId)}${!token && params.get('admin') === '1'
+    ? '&admin=1' : ''}`;
   history.replaceState(null, '', url);
   $('chat-log').replaceChildren();
   logSystem(`You joined ${roomId} as ${client.name}`);
   room.renderMembers();
+  seats.render();
   controls.render();
   speakingTimer = setInterval(() => room.updateSpeaking(), 100);
   qualityTimer = setInterval(updateQuality, 2000);
@@ -321,7 +371,7 @@ function sendChat(ev) {
 function saveSession() {
   if (!client?.member) return;
   sessionStorage.setItem(SESSION_KEY, JSON.stringify({ room: client.room, name: client.name,
-    resume: client.resumeToken, lastSeq: client.lastSeq }));
+    resume: client.resumeToken, lastSeq: client.lastSeq, seat: client.seatOf() }));
 }
 
 function restoreSession() {
@@ -332,8 +382,18 @@ function restoreSession() {
     s = null;
   }
   if (!s || (params.get('room') && params.get('room') !== s.room)) return false;
-  join(s.room, s.name, { token: s.resume, lastSeq: s.lastSeq });
+  const seat = Number.isInteger(s.seat) ? s.seat : -1;
+  join(s.room, s.name, { token: s.resume, lastSeq: s.lastSeq }, seat);
   return true;
+}
+
+// A reload is a rejoin on the wire (the browser's close frame is a leave, docs/CLIENT.md), which
+// stands the member up; the page sits down again on the same seat when nobody took it meanwhile
+// and it is not locked. A resumed member still has its seat.
+function retakeSeat(c, seat) {
+  if (seat < 0 || !room.canSpeak || c.seatOf() >= 0) return;
+  const s = c.seats.list[seat];
+  if (s && s.member === null && !s.locked) c.takeSeat(seat);
 }
 
 // ---- leaving --------------------------------------------------------------------------------
@@ -357,7 +417,8 @@ async function leave(message = '') {
   if (c && c.state !== 'closed') c.close(1000, 'bye');
   await teardown();
   stats.state = 'closed';
-  for (const id of ['room-view', 'controls', 'room-title', 'settings']) $(id).hidden = true;
+  for (const id of ['room-view', 'controls', 'room-title', 'settings', 'stage']) $(id).hidden = true;
+  ownSeat = -1;
   $('join-view').hidden = false;
   $('join-btn').disabled = false;
   $('join-error').textContent = message;
@@ -371,6 +432,7 @@ async function leave(message = '') {
 function init() {
   initJoinForm();
   controls.init();
+  seats.init();
   $('chat-form').addEventListener('submit', sendChat);
   $('chat-to').addEventListener('change', () => room.onTargetChosen());
   $('leave-btn').addEventListener('click', () => leave());

@@ -1,49 +1,31 @@
 // Chorus client library: one ChorusClient = one member of one room over the chorus.v1 WebSocket
-// protocol (docs/PROTOCOL.md). Plain ES module with no dependencies, so the same file runs in the
-// browser page and in Node (pass a WebSocket constructor such as the `ws` package's).
-// It tracks the member list and the last room seq, measures RTT, and reconnects with resume.
+// protocol (docs/PROTOCOL.md). Plain ES modules with no dependencies, so the same files run in
+// the browser page and in Node (pass a WebSocket constructor such as the `ws` package's).
+// This file is the connection: joining, the seq rules, reconnect with resume, sending. The room
+// it keeps (members, mic seats, hands, speaking) is room_model.js; the wire's byte and URL
+// formats are wire.js; events are emitter.js.
 
-export const PROTOCOL = 'chorus.v1';
-export const OP_AUDIO = 0x01;
-export const OP_WHISPER_AUDIO = 0x02;
+import { Emitter } from './emitter.js';
+import { RoomModel } from './room_model.js';
+import { CLOSE_REASONS, ChorusError, FATAL_HTTP, ID_RE, OP_AUDIO, OP_LEVEL_AUDIO,
+  OP_WHISPER_AUDIO, PROTOCOL, RESUMABLE_CLOSE, audioFrame, now, parseAudio, roomUrl }
+  from './wire.js';
 
-const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
-// Close codes after which the client reconnects and resumes (PROTOCOL.md §6, §7).
-const RESUMABLE_CLOSE = new Set([1001, 1006, 1011, 1013]);
-const CLOSE_REASONS = { 4001: 'kicked', 4009: 'replaced' };
-// HTTP refusals that retrying cannot fix (bad request, auth, forbidden, unknown path).
-const FATAL_HTTP = new Set([400, 401, 403, 404, 426]);
+export { RoomModel, levelFromRms } from './room_model.js';
+export { ChorusError, OP_AUDIO, OP_LEVEL_AUDIO, OP_WHISPER_AUDIO, PROTOCOL, makeUserId }
+  from './wire.js';
 
-const now = () =>
-  typeof performance !== 'undefined' && performance.now ? performance.now() : Date.now();
-
-export class ChorusError extends Error {
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
-}
-
-// Derives a dev-mode user id from a display name: a slug plus a random suffix.
-export function makeUserId(name) {
-  const slug = String(name || 'guest')
-    .normalize('NFKD')
-    .replace(/[^A-Za-z0-9_.-]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40) || 'guest';
-  const rand = Math.random().toString(36).slice(2, 8);
-  return `${slug}-${rand}`;
-}
-
-export class ChorusClient {
+export class ChorusClient extends Emitter {
   // options: url (ws[s]://host[:port], default: the page's origin), room, and either
   // user (+ name) in dev mode or token; WebSocket (constructor, default globalThis.WebSocket);
   // reconnect: { baseMs, maxMs, maxAttempts } or false; pingIntervalMs (0 = off);
   // audioBufferMax: drop outgoing audio while ws.bufferedAmount exceeds this (bytes);
   // connectTimeoutMs: give up on one connection attempt without a welcome after this long;
   // muted: join self-muted (the wish is kept and re-sent after every fresh join);
-  // resume: {token, lastSeq} from an earlier client (e.g. before a page reload) to resume with.
+  // resume: {token, lastSeq} from an earlier client (e.g. before a page reload) to resume with;
+  // admin: ask to be a host in dev mode (&admin=1; a server with auth on ignores it).
   constructor(options = {}) {
+    super();
     if (!ID_RE.test(options.room || '')) throw new ChorusError('bad_request', 'invalid room id');
     if (!options.token && !ID_RE.test(options.user || ''))
       throw new ChorusError('bad_request', 'invalid user id (1-64 of [A-Za-z0-9_.-])');
@@ -66,7 +48,9 @@ export class ChorusClient {
     this.name = options.name || '';
     this.lastSeq = 0; // seq of the last room event applied
     this.resumeToken = '';
-    this.members = new Map(); // member id -> {member, user, name, muted, speak}
+    this.model = new RoomModel(); // members, seats, hands, speaking (also as getters below)
+    this.admin = false; // we are a host (welcome.admin)
+    this.seatsSupported = false; // the server speaks the seats addition (welcome.seats, 0x03)
     this.muted = false; // our own mute state, as the server has it
     this.adminMuted = false; // muted by someone else (an admin): only an admin can unmute
     this._wantMuted = !!options.muted; // what the user asked for; applied after every welcome
@@ -74,7 +58,6 @@ export class ChorusClient {
     this.closeInfo = null; // {code, reason, by} once closed for good
     this.stats = { audioSent: 0, audioDropped: 0, audioReceived: 0, reconnects: 0 };
 
-    this._handlers = new Map();
     this._ws = null;
     this._userClosed = false;
     this._everWelcomed = false;
@@ -95,50 +78,6 @@ export class ChorusClient {
     }
   }
 
-  // ---- events -------------------------------------------------------------------------------
-
-  on(type, fn) {
-    if (!this._handlers.has(type)) this._handlers.set(type, new Set());
-    this._handlers.get(type).add(fn);
-    return () => this.off(type, fn);
-  }
-
-  off(type, fn) {
-    this._handlers.get(type)?.delete(fn);
-  }
-
-  // Resolves with the next event of `type` that satisfies `pred`; rejects after timeoutMs.
-  once(type, pred = () => true, timeoutMs = 0) {
-    return new Promise((resolve, reject) => {
-      let timer = null;
-      const off = this.on(type, (ev) => {
-        if (!pred(ev)) return;
-        off();
-        if (timer) clearTimeout(timer);
-        resolve(ev);
-      });
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          off();
-          reject(new ChorusError('timeout', `no '${type}' event within ${timeoutMs} ms`));
-        }, timeoutMs);
-      }
-    });
-  }
-
-  _emit(type, ev) {
-    const set = this._handlers.get(type);
-    if (!set) return;
-    for (const fn of [...set]) {
-      try {
-        fn(ev);
-      } catch (err) {
-        // A faulty handler must not break the protocol state machine.
-        if (typeof console !== 'undefined') console.error(`chorus: '${type}' handler threw`, err);
-      }
-    }
-  }
-
   _setState(state, extra = {}) {
     // Every reconnect attempt is reported (with its number), not only the first.
     if (this.state === state && state !== 'reconnecting') return;
@@ -149,6 +88,26 @@ export class ChorusClient {
 
   get connected() {
     return this.state === 'open' || this.state === 'resumed';
+  }
+
+  get members() {
+    return this.model.members;
+  }
+
+  get seats() {
+    return this.model.seats;
+  }
+
+  get hands() {
+    return this.model.hands;
+  }
+
+  get speaking() {
+    return this.model.speaking;
+  }
+
+  seatOf(member = this.member) {
+    return this.model.seatOf(member);
   }
 
   // ---- connection ---------------------------------------------------------------------------
@@ -184,25 +143,10 @@ export class ChorusClient {
     this._finish({ code, reason: 'user', by: 'client' });
   }
 
+  // The join URL: with the resume token and last seq when `resume` (and a token is held).
   url(resume) {
-    let base = this.options.url;
-    if (!base) {
-      if (typeof location === 'undefined') throw new ChorusError('bad_request', 'url required');
-      base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
-    }
-    base = base.replace(/\/+$/, '');
-    const q = [];
-    const add = (k, v) => q.push(`${k}=${encodeURIComponent(v)}`);
-    if (this.options.token) add('token', this.options.token);
-    else {
-      add('user', this.options.user);
-      if (this.options.name) add('name', this.options.name);
-    }
-    if (resume && this.resumeToken) {
-      add('resume', this.resumeToken);
-      add('last_seq', String(this.lastSeq));
-    }
-    return `${base}/v1/rooms/${this.room}?${q.join('&')}`;
+    return roomUrl(this.options, resume && this.resumeToken
+      ? { token: this.resumeToken, lastSeq: this.lastSeq } : null);
   }
 
   _open(resume) {
@@ -336,20 +280,13 @@ export class ChorusClient {
       return;
     }
     if (typeof msg.seq === 'number' && !this._acceptSeq(msg)) return;
+    const applied = this.model.apply(msg);
     switch (msg.type) {
-      case 'joined':
-        this.members.set(msg.member, memberOf(msg));
-        break;
-      case 'left': {
+      case 'left':
         // Handlers get the name of who left: it is no longer in `members` when they run.
-        const gone = this.members.get(msg.member);
-        if (gone && msg.name === undefined) msg.name = gone.name;
-        this.members.delete(msg.member);
+        if (applied?.name !== undefined && msg.name === undefined) msg.name = applied.name;
         break;
-      }
       case 'muted': {
-        const m = this.members.get(msg.member);
-        if (m) m.muted = msg.muted;
         if (msg.member === this.member) {
           this.muted = msg.muted;
           this.adminMuted = msg.muted && msg.by !== this.member;
@@ -387,19 +324,21 @@ export class ChorusClient {
     this.member = w.member;
     this.user = w.user;
     this.name = w.name;
+    this.admin = w.admin === true;
+    this.seatsSupported = w.seats !== undefined && w.seats !== null;
     this.resumeToken = w.resume || '';
     this._everWelcomed = true;
     this._socketWelcomed = true;
     this._resumeFails = 0;
     this._attempt = 0;
+    // Resumed without a gap, the missed events (lastSeq, w.seq] follow and update the room as
+    // they arrive; a live client keeps its own lists until then (a reloaded page has none).
+    this.model.welcome(w, resumed && !w.gap && reconnect);
     if (resumed && !w.gap) {
-      // Missed events (lastSeq, w.seq] follow; they update the member list as they arrive.
       this._replayUntil = w.seq;
-      if (!reconnect) this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     } else {
       this._replayUntil = 0;
       this.lastSeq = w.seq;
-      this.members = new Map((w.members || []).map((m) => [m.member, memberOf(m)]));
     }
     if (!resumed) {
       this.muted = false; // a new member starts unmuted on the server
@@ -421,14 +360,10 @@ export class ChorusClient {
   }
 
   _onBinary(data) {
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(
-      data.buffer, data.byteOffset, data.byteLength);
-    if (bytes.length < 5) return;
-    const op = bytes[0];
-    if (op !== OP_AUDIO && op !== OP_WHISPER_AUDIO) return;
-    const from = ((bytes[1] << 24) | (bytes[2] << 16) | (bytes[3] << 8) | bytes[4]) >>> 0;
+    const audio = parseAudio(data);
+    if (!audio) return;
     this.stats.audioReceived += 1;
-    this._emit('audio', { from, payload: bytes.subarray(5), whisper: op === OP_WHISPER_AUDIO });
+    this._emit('audio', audio);
   }
 
   // ---- outbound -----------------------------------------------------------------------------
@@ -440,9 +375,13 @@ export class ChorusClient {
     return true;
   }
 
-  // Sends one room audio frame (0x01). Returns false when dropped (not open, or backlog).
-  sendAudio(payload) {
-    return this._sendBinary(OP_AUDIO, 0, payload);
+  // Sends one room audio frame: 0x01, or 0x03 with `level` (0 loudest .. 127 silence, RFC 6464
+  // -dBov; see levelFromRms) so the server can tell who is speaking. Returns false when dropped
+  // (not open, or backlog).
+  sendAudio(payload, level = null) {
+    if (level === null || level === undefined) return this._sendBinary(OP_AUDIO, 0, payload);
+    const clamped = Math.min(127, Math.max(0, Math.round(Number(level)) || 0));
+    return this._sendBinary(OP_LEVEL_AUDIO, clamped, payload);
   }
 
   // Sends one audio frame to a single member (0x02 + u32 BE target).
@@ -450,24 +389,13 @@ export class ChorusClient {
     return this._sendBinary(OP_WHISPER_AUDIO, target, payload);
   }
 
-  _sendBinary(op, target, payload) {
+  _sendBinary(op, arg, payload) {
     const ws = this._ws;
     if (!ws || ws.readyState !== 1 || !this.connected || ws.bufferedAmount > this.audioBufferMax) {
       this.stats.audioDropped += 1;
       return false;
     }
-    const body = payload instanceof Uint8Array ? payload : new Uint8Array(payload);
-    const head = op === OP_WHISPER_AUDIO ? 5 : 1;
-    const frame = new Uint8Array(head + body.length);
-    frame[0] = op;
-    if (op === OP_WHISPER_AUDIO) {
-      frame[1] = (target >>> 24) & 0xff;
-      frame[2] = (target >>> 16) & 0xff;
-      frame[3] = (target >>> 8) & 0xff;
-      frame[4] = target & 0xff;
-    }
-    frame.set(body, head);
-    ws.send(frame);
+    ws.send(audioFrame(op, arg, payload));
     this.stats.audioSent += 1;
     return true;
   }
@@ -495,6 +423,57 @@ export class ChorusClient {
   // Admin: removes a member (it is closed with 4001).
   kick(member) {
     return this._sendJson({ type: 'kick', member });
+  }
+
+  // ---- mic seats and hands (each answered by a `seats` or `hand` event, or an `error`) -------
+
+  // Admin: the number of seats, 0..32 (0 turns seat mode off; sitters on removed seats stand).
+  setSeatCount(count) {
+    return this._sendJson({ type: 'seats', count });
+  }
+
+  // Admin: lock or mute a seat; `change` holds `locked` and/or `muted` (booleans).
+  setSeat(seat, change) {
+    const msg = { type: 'seat', seat };
+    if (change?.locked !== undefined) msg.locked = !!change.locked;
+    if (change?.muted !== undefined) msg.muted = !!change.muted;
+    return this._sendJson(msg);
+  }
+
+  lockSeat(seat, locked = true) {
+    return this.setSeat(seat, { locked });
+  }
+
+  muteSeat(seat, muted = true) {
+    return this.setSeat(seat, { muted });
+  }
+
+  // Sits on `seat` (moving from one's own), or on the lowest free seat when it is omitted.
+  takeSeat(seat) {
+    return this._sendJson(seat === undefined || seat === null ? { type: 'take_seat' }
+      : { type: 'take_seat', seat });
+  }
+
+  leaveSeat() {
+    return this._sendJson({ type: 'leave_seat' });
+  }
+
+  // Admin: puts `member` on `seat` (empty, may be locked), or stands it up with seat null.
+  moveMember(member, seat) {
+    return this._sendJson({ type: 'move', member, seat: seat ?? null });
+  }
+
+  standUp(member) {
+    return this.moveMember(member, null);
+  }
+
+  raiseHand(raised = true) {
+    return this._sendJson({ type: 'hand', raised: !!raised });
+  }
+
+  // Admin: lowers another member's hand.
+  lowerHand(member) {
+    return this._sendJson({ type: 'hand', member, raised: false });
   }
 
   // Sends any message object as-is (for tools and tests).
@@ -559,14 +538,4 @@ export class ChorusClient {
     if (ws && ws._socket) ws._socket.destroy();
     else if (ws) ws.close(4000, 'test drop');
   }
-}
-
-function memberOf(m) {
-  return {
-    member: m.member,
-    user: m.user,
-    name: m.name ?? m.user,
-    muted: !!m.muted,
-    speak: m.speak !== false,
-  };
 }

@@ -4,6 +4,7 @@
 
 import { AudioEngine } from './audio.js';
 import { notice } from './room.js';
+import { levelFromRms } from './room_model.js';
 
 const $ = (id) => document.getElementById(id);
 const pref = (k, v) => (v === undefined ? localStorage.getItem(`chorus.${k}`)
@@ -48,11 +49,25 @@ export class Controls {
     return e;
   }
 
+  // One encoded frame: to the held whisper target, else to the room -- with its level (0x03)
+  // when the server derives who is speaking from it. In seat mode only the seated talk: the
+  // server would drop anyone else's audio, so it is not sent.
   send(payload) {
     const c = this.client;
     if (!c) return false;
-    return this.whisperTarget ? c.sendWhisperAudio(this.whisperTarget, payload)
+    if (this.whisperTarget) return c.sendWhisperAudio(this.whisperTarget, payload);
+    if (this.seatBlock()) return false;
+    return c.seatsSupported ? c.sendAudio(payload, levelFromRms(this.page.stats.micRms))
       : c.sendAudio(payload);
+  }
+
+  // Why seat mode keeps our room audio off the air: 'standing', 'seat-muted' or ''.
+  seatBlock() {
+    const c = this.client;
+    const m = c?.model;
+    if (!m?.seatMode || !this.page.canSpeak) return '';
+    const at = m.seatOf(c.member);
+    return at < 0 ? 'standing' : m.seats.list[at].muted ? 'seat-muted' : '';
   }
 
   showLevel(rms) {
@@ -166,11 +181,14 @@ export class Controls {
       on: this.ptt ? 'Talking (release Space to mute)'
         : muted ? (c?.adminMuted ? 'Muted by an admin' : 'Muted · hold Space to talk')
           : 'Microphone on',
-    }[c && !c.connected && this.mic === 'on' ? 'offline' : this.mic];
+      standing: 'Listener: take a seat to talk',
+      'seat-muted': 'Your seat is muted by the host',
+    }[c && !c.connected && this.mic === 'on' ? 'offline'
+      : this.mic === 'on' && this.seatBlock() ? this.seatBlock() : this.mic];
     const s = $('mic-status');
     s.textContent = text;
     s.title = text;
-    s.dataset.state = this.mic === 'on' && !muted ? 'on' : 'off';
+    s.dataset.state = this.mic === 'on' && !muted && !this.seatBlock() ? 'on' : 'off';
     $('mic-retry').hidden = this.mic !== 'failed';
   }
 

@@ -1,5 +1,5 @@
-// The room view of the page: the member list (speaking rings, admin and per-listener controls),
-// the whisper target, the chat log and the notices. It draws what the ChorusClient knows; app.js
+// The room view of the page: the member list (speaking rings, host badges, seats, admin and
+// per-listener controls), the whisper target, the chat log and the notices. It draws what the ChorusClient knows; app.js
 // owns the connection and the audio engine and hands them in.
 
 import { hue, initials } from './text.js';
@@ -15,6 +15,7 @@ export class RoomView {
     this.isAdmin = isAdmin;
     this.canSpeak = true; // false for a listener (token with speak:false)
     this.onWhisperAudio = onWhisperAudio; // (member id | 0) => void: hold-to-whisper
+    this.onInvite = null; // (member id) => void: a host puts someone on a free seat
     this.lastAudioAt = new Map(); // member id -> performance.now() of its last audio frame
     this.lastSentAt = 0;
     this.sent = 0;
@@ -38,7 +39,7 @@ export class RoomView {
     const c = this.client;
     if (!c || !c.member) return;
     const self = { member: c.member, user: c.user, name: c.name, muted: c.muted,
-      speak: this.canSpeak };
+      speak: this.canSpeak, admin: c.admin };
     const others = [...c.members.values()].sort((a, b) =>
       (a.name || a.user).localeCompare(b.name || b.user));
     $('member-list').replaceChildren(this.memberItem(self, true),
@@ -54,7 +55,12 @@ export class RoomView {
     li.dataset.member = String(m.member);
     li.classList.toggle('self', self);
     li.classList.toggle('muted', m.muted);
-    li.classList.toggle('listener', !m.speak);
+    // In seat mode only the seated talk: everyone else is a listener, never "speaking".
+    const model = this.client.model;
+    const seat = model.seatOf(m.member);
+    const listener = !m.speak || (model.seatMode && seat < 0);
+    li.classList.toggle('listener', listener);
+    li.classList.toggle('host', m.admin);
     const gain = this.localGain.get(m.member) ?? 1;
     li.classList.toggle('muted-for-me', !self && gain === 0);
     const av = document.createElement('span');
@@ -68,10 +74,16 @@ export class RoomView {
     nm.className = 'name';
     nm.textContent = m.name || m.user;
     nm.title = m.name || m.user;
+    if (m.admin) {
+      const host = document.createElement('span');
+      host.className = 'host-badge';
+      host.textContent = 'Host';
+      nm.append(host);
+    }
     const sub = document.createElement('span');
     sub.className = 'sub';
-    sub.textContent = m.muted ? 'Muted' : !m.speak ? 'Listener' : gain === 0 ? 'Muted for you'
-      : self ? 'You' : 'In the room';
+    sub.textContent = m.muted ? 'Muted' : listener ? 'Listener' : gain === 0 ? 'Muted for you'
+      : seat >= 0 ? `Seat ${seat + 1}` : self ? 'You' : 'In the room';
     info.append(nm, sub);
     li.append(av, info);
     if (m.muted) li.append(mutedIcon());
@@ -112,6 +124,16 @@ export class RoomView {
     vol.setAttribute('aria-label', `Volume of ${who}`);
     vol.addEventListener('change', () => this.setLocalGain(m.member, Number(vol.value)));
     box.append(vol);
+    const model = this.client.model;
+    if (this.isAdmin && model.seatMode && m.speak) {
+      if (model.seatOf(m.member) >= 0) {
+        box.append(chip('stand', 'Stand up', who, `Take ${who} off the seat`,
+          () => this.client.standUp(m.member)));
+      } else if (this.onInvite) {
+        box.append(chip('invite-seat', 'Invite to seat', who, `Put ${who} on a free seat`,
+          () => this.onInvite(m.member)));
+      }
+    }
     if (this.isAdmin) {
       box.append(chip('admin-mute', m.muted ? 'Unmute' : 'Mute', who,
         `${m.muted ? 'Unmute' : 'Mute'} ${who} for everyone`,
@@ -137,10 +159,14 @@ export class RoomView {
       this.sent = stats.framesSent;
       this.lastSentAt = t;
     }
+    // A server with the seats addition says who is speaking (from the levels of the audio it
+    // relays, the sender's own included); an older one is guessed from the audio heard here.
+    const told = this.client?.seatsSupported ? new Set(this.client.speaking) : null;
     for (const li of $('member-list').children) {
       const id = Number(li.dataset.member);
       const at = id === this.client?.member ? this.lastSentAt : this.lastAudioAt.get(id) || 0;
-      const on = online && t - at < SPEAKING_MS && !li.classList.contains('muted') &&
+      const heard = told ? told.has(id) : t - at < SPEAKING_MS;
+      const on = online && heard && !li.classList.contains('muted') &&
         !li.classList.contains('listener');
       li.classList.toggle('speaking', on);
       if (on && !this.speaking.has(id)) this.announceSpeaker(id, t);

@@ -40,6 +40,32 @@ TEST(HttpRouter, ARoomUpgradeGoesToItsRoom) {
     EXPECT_EQ(r.room, "lobby");  // a view into the request
 }
 
+// A plain GET of a room URL is validated as a join before its 426 (issue 13, bug 6): the
+// route says so, and keeps the room and the 426 for a join that would be accepted.
+TEST(HttpRouter, APlainGetOfARoomIsCheckedAsAJoin) {
+    request_head head("GET", "/v1/rooms/lobby?user=a", false);
+    http_route r = route_request(head.request, {});
+    EXPECT_EQ(r.kind, route_kind::room_check);
+    EXPECT_EQ(r.room, "lobby");
+    EXPECT_EQ(r.status, 426);
+    EXPECT_EQ(r.code, "upgrade_required");
+    // A malformed upgrade, a bad room id and a refused origin are refused as before.
+    request_head bad_key("GET", "/v1/rooms/lobby?user=a", false,
+                         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                         "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: short\r\n");
+    EXPECT_EQ(route_request(bad_key.request, {}).kind, route_kind::refuse);
+    EXPECT_EQ(route("GET", "/v1/rooms/bad!id", false).kind, route_kind::refuse);
+    std::vector<std::string> origins = {"https://b.example"};
+    router_options options;
+    options.allowed_origins = &origins;
+    request_head foreign("GET", "/v1/rooms/lobby?user=a", false, "Origin: https://a.example\r\n");
+    EXPECT_EQ(route_request(foreign.request, options).status, 403);
+    // Not a room URL: the echo endpoint's plain GET is still a bare 426.
+    router_options echo;
+    echo.echo = true;
+    EXPECT_EQ(route("GET", "/v1/echo", false, echo).kind, route_kind::refuse);
+}
+
 TEST(HttpRouter, RefusalsCarryTheirStatus) {
     EXPECT_EQ(route("POST", "/v1/rooms/lobby", true).status, 405);
     EXPECT_EQ(route("GET", "/v1/rooms/bad!id", true).status, 400);

@@ -75,6 +75,19 @@ def test_alg_none_with_valid_hs256_signature_is_401(server):
                   "unauthorized")
 
 
+def test_plain_get_with_a_bad_token_answers_the_token_refusal(server):
+    # The page's way to learn why its upgrade was refused (issue 13, bug 6): the same URL over
+    # plain HTTP gives the join's refusal, and 426 only when the token would be accepted.
+    room = uniq()
+    now = int(time.time())
+    expired = check_refusal(server.http(room_path(room, token=token("a", room, exp=now - 60))),
+                            401, "unauthorized")
+    assert "expired" in expired["message"], expired
+    check_refusal(server.http(room_path(room)), 401, "unauthorized")
+    check_refusal(server.http(room_path(room, token=token("a", "elsewhere"))), 403, "forbidden")
+    check_refusal(server.http(room_path(room, token=token("a", room))), 426, "upgrade_required")
+
+
 def test_token_for_another_room_is_403(server):
     check_refusal(server.refused(room_path(uniq(), token=token("alice", "elsewhere"))), 403,
                   "forbidden")

@@ -44,6 +44,22 @@ def test_plain_get_on_room_url_is_426(server):
     check_refusal(r, 426, "upgrade_required")
 
 
+@pytest.mark.parametrize("query,why", [
+    ("user=a&name=" + "%E4%B8%AD" * 22, "name"),  # 66 bytes of UTF-8, 22 characters
+    ("user=a&name=" + "n" * 100, "name"),
+    ("user=bad!id", "user"),
+    ("name=nobody", "user"),
+    ("user=a&admin=2", "admin"),
+])
+def test_plain_get_of_a_bad_join_answers_its_refusal(server, query, why):
+    # A browser cannot see why an upgrade was refused; the page asks the same URL over plain
+    # HTTP, which must give the join's own refusal, not a bare 426 (issue 13, bug 6).
+    path = f"/v1/rooms/{uniq()}?{query}"
+    upgrade = check_refusal(server.refused(path), 400, "bad_request")
+    plain = check_refusal(server.http(path), 400, "bad_request")
+    assert plain == upgrade and why in plain["message"], (plain, upgrade)
+
+
 @pytest.mark.parametrize("room", ["a%41b", "a:b", "a~b", "a@b", "a!b", "a%2Fb", "caf\xe9",
                                   "r" * 65])
 def test_bad_room_is_400(server, room):

@@ -4,11 +4,12 @@
 
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { after, afterEach, before } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
-import { REPO } from './helpers.mjs';
+import { REPO, WEB_DIR, startServer } from './helpers.mjs';
 
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const ARTIFACTS = process.env.WEB_ARTIFACTS || path.join(REPO, 'build');
@@ -88,4 +89,21 @@ export async function checkAxe(page, what) {
     v.nodes.slice(0, 4).map((n) => `${n.target.join(' ')} ${n.failureSummary}`).join('\n  '));
   assert.deepEqual(text, [], `axe on ${what}`);
   return result.violations.length;
+}
+
+// The set-up of a test file that needs one server and one browser: chorusd serving web/ (with
+// `args`), pages closed after each test, the server stopped at the end (exit code 0 asserted).
+// The returned object's `server` and `browser` are set once the file's tests run.
+export function pageSuite(args = []) {
+  const suite = { server: null, browser: null, errors: [] };
+  before(async () => {
+    suite.server = await startServer(['--web', WEB_DIR, ...args]);
+    suite.browser = await launch();
+  });
+  afterEach(closePages);
+  after(async () => {
+    await suite.browser?.close();
+    if (suite.server) assert.equal(await suite.server.stop(), 0, suite.server.stderr());
+  });
+  return suite;
 }

@@ -12,6 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { startServer, REPO } from './helpers.mjs';
 
 const PKG = path.join(REPO, 'clients/js');
+// The files the package ships from web/ (clients/js/build.mjs).
+const FILES = ['chorus.js', 'emitter.js', 'room_model.js', 'wire.js'];
 let server;
 
 before(async () => {
@@ -39,28 +41,31 @@ function run(cmd, args, ms = 10000, cwd = undefined) {
   });
 }
 
-test('npm pack builds the package from web/chorus.js; git holds no copy', async () => {
+test('npm pack builds the package from web/ (chorus.js and its modules); git holds no copy', async () => {
   const tracked = await run('git', ['-C', REPO, 'ls-files', '--', 'clients/js']);
   assert.equal(tracked.code, 0, tracked.out);
   const files = tracked.out.split('\n').filter(Boolean);
   assert.ok(files.includes('clients/js/build.mjs'), tracked.out);
-  assert.ok(!files.some((f) => /chorus\.js$/.test(f)), `a committed copy: ${tracked.out}`);
+  assert.ok(!files.some((f) => FILES.some((b) => f.endsWith(`/${b}`))),
+    `a committed copy: ${tracked.out}`);
   const pkg = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
   assert.equal(pkg.exports['.'], './chorus.js');
   assert.equal(pkg.scripts.prepack, 'node build.mjs');
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-pack-'));
   try {
-    fs.rmSync(path.join(PKG, 'chorus.js'), { force: true }); // pack must build it, not find it
+    for (const f of FILES) fs.rmSync(path.join(PKG, f), { force: true }); // pack must build them
     const npm = await run('npm', ['pack', '--silent', '--pack-destination', dir], 60000, PKG);
     assert.equal(npm.code, 0, npm.out);
     const tgz = fs.readdirSync(dir).find((f) => f.endsWith('.tgz'));
     assert.ok(tgz, npm.out);
     const untar = await run('tar', ['-xzf', path.join(dir, tgz), '-C', dir]);
     assert.equal(untar.code, 0, untar.out);
-    const shipped = fs.readFileSync(path.join(dir, 'package/chorus.js'));
-    assert.ok(shipped.equals(fs.readFileSync(path.join(REPO, 'web/chorus.js'))),
-      'the packed chorus.js is not web/chorus.js');
+    for (const f of FILES) {
+      const shipped = fs.readFileSync(path.join(dir, 'package', f));
+      assert.ok(shipped.equals(fs.readFileSync(path.join(REPO, 'web', f))),
+        `the packed ${f} is not web/${f}`);
+    }
     const mod = await import(pathToFileURL(path.join(dir, 'package/chorus.js')).href);
     assert.equal(typeof mod.ChorusClient, 'function');
   } finally {
