@@ -32,6 +32,7 @@ struct cluster_room final : room_extension {
     uint32_t pending = 0;                   // scripts of this room waiting for Redis
     bool synced = false;                    // the member list and seq came from Redis
     bool restoring = false;                 // a restore script is on its way
+    bool restore_again = false;             // another node re-registered members meanwhile
     std::map<uint64_t, std::string> early;  // events that arrived before the member list
     std::vector<std::string> early_moves;   // M and R messages from that time, in order
     std::vector<welcome_wait> welcomes;

@@ -4,6 +4,7 @@
 // and Redis going away and coming back (the room state is restored from what this node holds).
 #include <algorithm>
 #include <charconv>
+#include <utility>
 
 #include "core/base/clock.h"
 #include "core/cluster/audio_batch.h"
@@ -46,8 +47,14 @@ void cluster_sync::on_room_message(room& r, std::string& payload) {
             }
             if (env.type == 'M') {
                 on_moved(r, env);
-            } else if (env.instance != _nodes[0].instance && !state(r).restoring) {
-                restore_room(r);
+            } else if (env.instance != _nodes[0].instance) {
+                // The restore on its way may have run before that node's members were back:
+                // its reply would drop them as gone, so one more follows it.
+                if (state(r).restoring) {
+                    state(r).restore_again = true;
+                } else {
+                    restore_room(r);
+                }
             }
             return;
         case 'E':
@@ -279,8 +286,9 @@ void cluster_sync::restore_room(room& r) {
 
 void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
     state(r).restoring = false;
+    bool again = std::exchange(state(r).restore_again, false);
     const reply_value& v = e.value;
-    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 4) return;
+    if (!e.ok || v.type != reply_value::kind::array || v.items.size() != 5) return;
     load_seats(r, v.items[2], v.items[3]);
     uint64_t seq = v.items[0].type == reply_value::kind::integer ? v.items[0].integer : 0;
     // Members elsewhere that are gone now, we missed their `left` while cut off.
@@ -314,8 +322,25 @@ void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
         }
     }
     state(r).synced = true;
-    r.ledger().advance_to(seq);
-    deliver_welcomes(r);  // a welcome whose own event was lost with the connection
+    // The events the script wrote (the room's seats and hands for members here who saw others
+    // while cut off, the `left` of members let go) are in `seq` too: were the ledger moved to
+    // it first, their copies from the channel, which often come after this reply, would be
+    // dropped as seen and the members here would never hear of them. They are applied from the
+    // reply instead, in order; whichever copy comes second is dropped by seq.
+    std::string id = r.id();
+    room* at = &r;
+    for (const reply_value& item : v.items[4].items) {
+        envelope env;
+        if (!parse_room_envelope(item.text, &env) || env.type != 'E') continue;
+        // Redis's seq may be past this node's (it was cut off while others went on): no gap.
+        if (env.seq > 0) at->ledger().advance_to(env.seq - 1);
+        apply_event(*at, env);
+        at = _context.rooms.find(id);  // its last member here may have been let go
+        if (!at) return;
+    }
+    at->ledger().advance_to(seq);
+    deliver_welcomes(*at);  // a welcome whose own event was lost with the connection
+    if (again) restore_room(*at);
 }
 
 void cluster_sync::on_nodes(const cluster_event& e) {

@@ -30,12 +30,16 @@ local function split(s)
     i = j + 1
   end
 end
+-- Every event a script writes is also kept in `emitted`, for a script whose caller must see its
+-- own events whichever comes first, the reply or the channel (restore).
+local emitted = {}
 local function emit(kind, member, a1, a2, before, after)
   local seq = redis.call('HINCRBY', META, 'seq', 1)
   local env = 'E|' .. seq .. '|' .. kind .. '|' .. member .. '|' .. a1 .. '|' .. a2 .. '|' ..
               before .. seq .. after
   redis.call('XADD', X, 'MAXLEN', '~', HIST, seq .. '-0', 'e', env)
   redis.call('PUBLISH', CH, env)
+  emitted[#emitted + 1] = env
   return seq
 end
 -- Seats "count;member:flags;..." (flags 1 locked + 2 muted) as the list of a seats event.
@@ -217,7 +221,10 @@ return emit(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
 // 4 highest seq this node has seen, 5 its seats, 6 its hands, then (member, user, record)
 // triples of the members this node holds. Re-registers them, lifts seq to what the node saw,
 // keeps the seats and hands Redis has (or takes the node's when it lost them), and lets go of
-// members this node no longer holds. Returns {seq, {id, record, ...}, seats, hands}.
+// members this node no longer holds. Returns {seq, {id, record, ...}, seats, hands, {the
+// envelopes it wrote, in order}}: the reply may reach the node before the channel brings them,
+// and the seq in it covers them, so the node applies them from here (the later copies are
+// dropped by seq).
 constexpr std::string_view restore_body = R"lua(
 local seq = tonumber(redis.call('HGET', META, 'seq') or '0')
 local seen = tonumber(ARGV[4])
@@ -267,7 +274,8 @@ ended()
 -- Members Redis had lost are back: the other nodes fetch the list again.
 if added then redis.call('PUBLISH', CH, 'R|' .. ARGV[3] .. '|') end
 return {tonumber(redis.call('HGET', META, 'seq') or '0'), redis.call('HGETALL', M),
-        redis.call('HGET', META, 'seats') or '0', redis.call('HGET', META, 'hands') or ''}
+        redis.call('HGET', META, 'seats') or '0', redis.call('HGET', META, 'hands') or '',
+        emitted}
 )lua";
 
 // A seat or hand change, worked out by the node from the state it has applied and committed

@@ -2,7 +2,9 @@
 taken from two nodes at once is won by exactly one member, the other gets seat_taken; a seat and
 a hand survive a resume on another node; a kill -9 of the sitter's node releases both exactly
 once, after the grace; hosts, seats and hands in welcomes agree across nodes; the speaking set
-is the same on every node. The waits that are bare sleeps are the time-based contract itself.
+is the same on every node; seats and hands changed on a node cut off from Redis give way to the
+room's when it is back, with `by` 0 events to that node's members. The waits that are bare
+sleeps are the time-based contract itself.
 """
 
 import time
@@ -201,3 +203,40 @@ def test_seats_go_on_among_a_nodes_members_while_redis_is_down_and_come_back(clu
     col_b = Collector(b, "b")
     e = col_b.wait_text(lambda t: t.get("type") == "seats", T(10), "b: a stood up")
     assert seats_of(e) == [None, None]
+
+
+def test_hands_raised_while_redis_is_down_give_way_to_the_rooms_when_it_comes_back(cluster, redis):
+    c = cluster(2)
+    room = uniq()
+    h = join(c[0], room, "host", admin=1)
+    a = join(c[0], room, "a")
+    h.recv_json("joined")
+    a.send_json({"type": "hand", "raised": True})
+    assert h.recv_json("hand") == a.recv_json("hand")
+    redis.save()  # it comes back with a's hand up
+    redis.kill()
+    wait_healthy(c[0], T(5), want=(200, "degraded"))
+    # Degraded: a lowers its hand and the host raises one, among the members here only.
+    a.send_json({"type": "hand", "raised": False})
+    e = h.recv_json("hand")
+    assert_fields(e, {"member": a.member, "raised": False})
+    assert a.recv_json("hand") == e
+    h.send_json({"type": "hand", "raised": True})
+    e = a.recv_json("hand")
+    assert_fields(e, {"member": h.member, "raised": True})
+    assert h.recv_json("hand") == e
+    col_h, col_a = Collector(h, "host"), Collector(a, "a")
+    redis.start()
+    wait_healthy(c[0], T(10))
+    wait_healthy(c[1], T(10))
+    # Back: the room's hands stand (a's up, the host's down), told by 0, one event per hand.
+    def by_0(col):
+        return [(t["member"], t["raised"]) for t in col.of_type("hand") if t.get("by") == 0]
+
+    for col in (col_h, col_a):
+        col.wait(lambda s: len(by_0(s)) >= 2, T(10), "the room's hands")
+    for col in (col_h, col_a):
+        assert sorted(by_0(col)) == sorted([(a.member, True), (h.member, False)]), by_0(col)
+    assert [t["seq"] for t in col_h.of_type("hand")] == [t["seq"] for t in col_a.of_type("hand")]
+    b = join(c[1], room, "b")
+    assert b.welcome["hands"] == [a.member]
