@@ -268,12 +268,18 @@ def test_nginx_sends_members_of_a_full_node_elsewhere_and_the_room_spans(cluster
         [sessions(node) for node in c.nodes]), T(5), "three sessions counted")
     assert sorted(counts) == [0, 0, 3], counts
     home = counts.index(3)
-    first.append(join(lb.port, room, "u3"))  # the home node is now full
+    # Usually the home node is now full. Not always: the metrics request that counted the
+    # sessions is a connection too, and on a busy machine the node may not have closed it yet, so
+    # u3 can be the first member sent elsewhere.
+    first.append(join(lb.port, room, "u3"))
     late = [join(lb.port, room, f"u{i}") for i in (4, 5)]
+    # (The full home node answers no metrics request: only the others are asked.)
     others = [i for i in range(3) if i != home]
-    counts = wait_until(lambda: (lambda x: x if sum(x) == 2 else None)(
-        [sessions(c[i]) for i in others]), T(5), "the late members' sessions")
-    assert sorted(counts) == [0, 2], f"the late members did not land together: {counts}"
+    seen = []
+    counts = wait_until(lambda: (lambda x: seen.append(x) or (
+        x if sum(x) >= 2 and max(x) == sum(x) else None))([sessions(c[i]) for i in others]),
+        T(10), "the refused members' sessions, together on one node")
+    assert sum(counts) in (2, 3), f"sessions elsewhere: {seen[-5:]}"
     assert len(late[1].welcome["members"]) == 5
     col_home, col_late = Collector(first[0], "u0"), Collector(late[1], "u5")
     first[0].send_binary(frame(1, b"from home"))
