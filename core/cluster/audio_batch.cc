@@ -1,18 +1,11 @@
 // Audio batch encoding and strict decoding (audio_batch.h).
 #include "core/cluster/audio_batch.h"
 
+#include "core/join_request.h"
+
 namespace chorus::core::cluster {
 
 namespace {
-
-bool room_like(std::string_view room) {
-    if (room.empty() || room.size() > audio_batch_room_bytes_max) return false;
-    for (char c : room)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return false;
-    return true;
-}
 
 uint32_t read_u32(std::string_view in) {
     return static_cast<uint32_t>(static_cast<unsigned char>(in[0])) << 24 |
@@ -38,7 +31,7 @@ bool take_record(std::string_view& in, audio_record* out) {
         return false;
     out->frame = in.substr(head, frame_bytes);
     in.remove_prefix(head + frame_bytes);
-    return room_like(out->room);
+    return room_id_valid(out->room);
 }
 
 void append_u32(std::string& out, uint32_t n) {

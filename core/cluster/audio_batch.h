@@ -23,10 +23,10 @@ inline constexpr uint8_t audio_batch_no_level = 0xFF;             // 0x01 audio
 void begin_audio_batch(std::string& out, std::string_view instance);
 // One frame of a batch.
 struct audio_record {
-    std::string_view room;   // a room id: 1-64 characters of [A-Za-z0-9_.-]
+    std::string_view room;                 // a room id: 1-64 characters of [A-Za-z0-9_.-]
     uint8_t level = audio_batch_no_level;  // 0..127, or audio_batch_no_level
-    uint32_t from = 0;       // the sender's member id
-    std::string_view frame;  // a server WebSocket frame, 2 bytes or more
+    uint32_t from = 0;                     // the sender's member id
+    std::string_view frame;                // a server WebSocket frame, 2 bytes or more
 };
 // Appends one record.
 void append_audio_batch(std::string& out, const audio_record& record);

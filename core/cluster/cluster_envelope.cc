@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "core/join_request.h"
+
 namespace chorus::core {
 
 namespace {
@@ -22,15 +24,6 @@ bool number(std::string_view text, T* out) {
     if (text.empty() || text.size() > 20) return false;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
     return ec == std::errc() && end == text.data() + text.size();
-}
-
-bool room_id_like(std::string_view room) {
-    if (room.empty() || room.size() > 64) return false;
-    for (char c : room)
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '.' || c == '-'))
-            return false;
-    return true;
 }
 
 }  // namespace
@@ -86,7 +79,7 @@ bool parse_node_envelope(std::string_view in, envelope* out) {
     if (!take(in, '|', &type) || type.size() != 1) return false;
     out->type = type[0];
     if (out->type != 'W' && out->type != 'V') return false;
-    if (!take(in, '|', &out->room) || !room_id_like(out->room)) return false;
+    if (!take(in, '|', &out->room) || !room_id_valid(out->room)) return false;
     if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0) return false;
     out->body = in;
     return in.size() >= 2;

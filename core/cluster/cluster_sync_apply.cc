@@ -194,7 +194,8 @@ void cluster_sync::on_audio_batch(const cluster_event& e) {
         room* r = _context.rooms.find(record.room);
         if (!r) continue;
         relay_audio(*r, record.frame);
-        if (record.level != audio_batch_no_level) r->speaking().note(record.from, record.level, now);
+        if (record.level != audio_batch_no_level)
+            r->speaking().note(record.from, record.level, now);
     }
 }
 

@@ -30,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     audio_record r;
     size_t frames = 0;
     while (next_audio_record(rest, &r)) {
-        check(!r.room.empty() && r.room.size() <= audio_batch_room_bytes_max && r.frame.size() >= 2);
+        check(!r.room.empty() && r.room.size() <= audio_batch_room_bytes_max &&
+              r.frame.size() >= 2);
         check(r.level <= 127 || r.level == audio_batch_no_level);
         check(r.frame.data() >= input.data() &&
               r.frame.data() + r.frame.size() <= input.data() + size);

@@ -66,8 +66,8 @@ TEST(AudioBatch, RefusesMalformed) {
         "B|",
         std::string("B||\x04room\xff\0\0\0\x09\0\0\0\x03\x82\x01x", 19),
         std::string("A|n1|\x04room\xff\0\0\0\x09\0\0\0\x03\x82\x01x", 21),
-        good.substr(0, good.size() - 1),          // the frame cut short
-        good + "\x04",                            // a record cut at its room length
+        good.substr(0, good.size() - 1),                         // the frame cut short
+        good + "\x04",                                           // a record cut at its room length
         good + std::string("\x04room\xff\0\0\0\x09\0\0\0", 13),  // cut inside the frame length
     };
     auto with = [&](std::string room, std::string length, std::string frame,
@@ -81,8 +81,10 @@ TEST(AudioBatch, RefusesMalformed) {
     bad.push_back(with(std::string(1, '\x41') + std::string(65, 'a'), three, "\x82\x01x"));
     bad.push_back(with("\x04room", one, "\x82"));        // frame under 2
     bad.push_back(with("\x04room", huge, "\x82\x01x"));  // length past input
-    bad.push_back(with("\x04room", three, "\x82\x01x", std::string("\x80\0\0\0\x09", 5)));  // level 128
-    bad.push_back(with("\x04room", three, "\x82\x01x", std::string("\xfe\0\0\0\x09", 5)));  // level 254
+    bad.push_back(
+        with("\x04room", three, "\x82\x01x", std::string("\x80\0\0\0\x09", 5)));  // level 128
+    bad.push_back(
+        with("\x04room", three, "\x82\x01x", std::string("\xfe\0\0\0\x09", 5)));      // level 254
     bad.push_back(std::string("B|") + std::string(300, 'n') + "|" + good.substr(5));  // instance
     for (const std::string& b : bad) {
         EXPECT_FALSE(parse_audio_batch(b, &parsed)) << testing::PrintToString(b);
