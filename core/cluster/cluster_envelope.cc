@@ -53,21 +53,9 @@ bool parse_room_envelope(std::string_view in, envelope* out) {
                 return false;
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             return in.empty();
-        case 'L':
-            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
-            if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
-                return false;
-            if (!take(in, '|', &field) || !number(field, &out->level) || out->level > 127)
-                return false;
-            out->body = in;
-            return in.size() >= 2;
         case 'R':
             if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
             return in.empty();
-        case 'A':
-            if (!take(in, '|', &out->instance) || out->instance.empty()) return false;
-            out->body = in;
-            return in.size() >= 2;
         default:
             return false;
     }

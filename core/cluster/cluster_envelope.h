@@ -5,10 +5,9 @@
 //                                                          s seats and h hand: a1 is the whole
 //                                                          new state in seat_state's text form)
 //                           M|member|instance|             a member resumed on another node
-//                           A|instance|frame               room audio, as a server WebSocket frame
-//                           L|instance|member|level|frame  the same, sent as 0x03 with this level
 //                           R|instance|                    members re-registered after data loss
 //   node channel:           W|room|member|frame            text whisper for a member here
+//                           B|instance|records             room audio of many rooms (audio_batch.h)
 //                           V|room|member|frame            audio whisper for a member here
 #pragma once
 
@@ -23,11 +22,10 @@ struct envelope {
     uint64_t seq = 0;  // E
     char kind = 0;     // E: j joined, l left, m muted, c chat, s seats, h hand
     uint32_t member = 0;
-    uint8_t level = 0;        // L
     std::string_view a1, a2;  // E: event arguments
     std::string_view instance;
     std::string_view room;
-    std::string_view body;  // E: the event's JSON; A, W, V: the WebSocket frame
+    std::string_view body;  // E: the event's JSON; W, V: the WebSocket frame
 };
 
 // Parses a room-channel or Stream message (E, M, A, L, R). False when malformed.

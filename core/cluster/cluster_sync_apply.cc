@@ -30,14 +30,6 @@ void cluster_sync::on_room_message(room& r, std::string& payload) {
     envelope env;
     if (!parse_room_envelope(payload, &env)) return;  // not ours to trust
     switch (env.type) {
-        case 'A':
-            if (env.instance != _nodes[0].instance) relay_audio(r, env.body);
-            return;
-        case 'L':
-            if (env.instance == _nodes[0].instance) return;
-            relay_audio(r, env.body);
-            r.speaking().note(env.member, env.level, base::monotonic_ms());
-            return;
         case 'M':
         case 'R':
             if (!state(r).synced) {  // applied once the member list is here (idempotent, in order)

@@ -321,7 +321,6 @@ void redis_engine::deliver(uint32_t shard, cluster_event* event) {
     // Past the cap only audio is dropped (a room event lost would cost a resync).
     bool audio =
         event->kind == cluster_event_kind::audio_batch ||
-        (event->kind == cluster_event_kind::room_message && event->payload.starts_with("A|")) ||
         (event->kind == cluster_event_kind::node_message && event->payload.starts_with("V|"));
     if (queue.size() >= shard_overflow_max && audio) {
         _hub->counters.dropped.fetch_add(1, std::memory_order_relaxed);

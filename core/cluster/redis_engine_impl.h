@@ -50,7 +50,6 @@ class redis_engine final : public cluster_engine {
         char hex[13];
         for (int i = 0; i < 6; ++i) std::snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
         _instance = config.node_id + "/" + hex;
-        _own_audio_prefix = "A|" + _instance + "|";
         // Before any shard runs: shards call wake() from their threads.
         _event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         for (const redis_address& address : config.servers) {
@@ -171,7 +170,6 @@ class redis_engine final : public cluster_engine {
     uint64_t _next_batch_ms = 0;  // when the held audio batches go, at the latest
     bool _batches_held = false;   // some server holds audio for a peer
     std::string _instance;
-    std::string _own_audio_prefix;
     std::vector<std::unique_ptr<server>> _servers;
     cluster_hub* _hub = nullptr;
     uint32_t _shards = 0;

@@ -219,8 +219,6 @@ void redis_engine::on_push(server& s, const redisReply* r) {
     if (type != "message") return;
     _hub->counters.messages_in.fetch_add(1, std::memory_order_relaxed);
     std::string_view payload = reply_text(r->element[2]);
-    // Our own audio comes back from the channel: the shard has fanned it out already.
-    if (payload.size() > _own_audio_prefix.size() && payload.starts_with(_own_audio_prefix)) return;
     if (payload.starts_with("B|") && channel.starts_with("chorus:node:")) {
         on_audio_batch(payload);
         return;

@@ -49,19 +49,9 @@ TEST(ClusterEnvelope, MovedAndAudio) {
     EXPECT_EQ(e.instance, "n3/01");
     EXPECT_FALSE(parse_room_envelope("R||", &e));
     EXPECT_FALSE(parse_room_envelope("M|9|n2|extra", &e));
-    std::string audio = std::string("A|n1/aa|") + std::string("\x82\x06\x01\0\0\0\x02x", 8);
-    ASSERT_TRUE(parse_room_envelope(audio, &e));
-    EXPECT_EQ(e.instance, "n1/aa");
-    EXPECT_EQ(e.body.size(), 8u);
-    EXPECT_FALSE(parse_room_envelope("A|n1/aa|", &e));
-    ASSERT_TRUE(parse_room_envelope("L|n1/aa|7|42|xy", &e));
-    EXPECT_EQ(e.member, 7u);
-    EXPECT_EQ(e.level, 42u);
-    EXPECT_EQ(e.body, "xy");
-    for (const char* bad : {"L|n1/aa|7|128|xy", "L|n1/aa|0|4|xy", "L|n1/aa|7||xy", "L||7|4|xy",
-                            "L|n1/aa|7|4|x", "L|n1/aa|7|-1|xy"})
+    // Room audio crosses in node batches (audio_batch.h): a per-frame envelope is not trusted.
+    for (const char* bad : {"A|n1/aa|\x82\x01x", "L|n1/aa|7|42|xy"})
         EXPECT_FALSE(parse_room_envelope(bad, &e)) << bad;
-    EXPECT_FALSE(parse_room_envelope("A||xx", &e));
 }
 
 TEST(ClusterEnvelope, NodeMessages) {
