@@ -139,12 +139,12 @@ test-sanitize: deps
 	$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
 	  build-tsan/unit_tests build-tsan/chorusd
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests --gtest_brief=1 \
-	  --gtest_filter='SpscRing*:Loop*'
-	# The cross-core paths of the real server (handoffs, rooms queries, metrics, the cluster
-	# engine's thread and rings) under TSan.
+	  --gtest_filter='SpscRing*:Loop*:Backends/TlsLoop*'
+	# The cross-core paths of the real server (handoffs, TLS sessions moved with them, rooms
+	# queries, metrics, the cluster engine's thread and rings) under TSan.
 	CHORUSD=$(abspath build-tsan/chorusd) CHORUS_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 \
 	  $(PYTHON) -m pytest -q -x tests/integration/test_rooms.py tests/integration/test_http.py \
-	  tests/integration/test_cluster.py
+	  tests/integration/test_cluster.py tests/integration/test_tls.py
 
 FUZZ_SECONDS ?= 20
 FUZZ_CXXFLAGS := -O1 -g -std=c++20 -I. -fsanitize=fuzzer-no-link,address,undefined \
