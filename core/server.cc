@@ -78,8 +78,8 @@ bool bind_listeners(const std::string& address, uint32_t count, std::vector<int>
     for (int step = 0; net::address_has_listener(address); ++step) {
         if (step == kWaitSteps) {
             std::fprintf(stderr,
-                         "chorusd: cannot listen on %s: another process is listening on it "
-                         "(another chorusd?)\n",
+                         "chorusd: cannot listen on %s: address in use, another process is "
+                         "listening on it (another chorusd?)\n",
                          address.c_str());
             return false;
         }
