@@ -136,6 +136,7 @@ class cluster_sync final : public room_sync {
     void deliver_welcomes(room& r);
     void send_welcome(room& r, member& m, welcome_wait& w);
     member& add_member(room& r, std::unique_ptr<member> m);
+    void add_remote_member(room& r, uint32_t id, const member_record& record, uint64_t deadline);
     void erase_member(room& r, member& m);
     uint16_t node_index(std::string_view instance);
     void node_dead(uint16_t node);

@@ -277,6 +277,20 @@ void cluster_sync::restore_room(room& r) {
     run_room_script(r, room_script::restore, std::move(args), std::move(op));
 }
 
+// A member of another node, from its record in Redis; held away if that node is dead (it times
+// out at `deadline` like the node's other members).
+void cluster_sync::add_remote_member(room& r, uint32_t id, const member_record& record,
+                                     uint64_t deadline) {
+    auto fresh = std::make_unique<member>();
+    fresh->id = id;
+    fresh->muted = record.muted;
+    fresh->speak = record.speak;
+    fresh->admin = record.admin;
+    fresh->node = node_index(record.instance);
+    member& m = add_member(r, std::move(fresh));
+    if (_nodes[m.node].dead) r.hold(m, deadline);
+}
+
 void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
     state(r).restoring = false;
     bool again = std::exchange(state(r).restore_again, false);
@@ -300,14 +314,7 @@ void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
         member* found = r.find(id);
         if (record.instance == _nodes[0].instance) continue;
         if (!found) {
-            auto fresh = std::make_unique<member>();
-            fresh->id = id;
-            fresh->muted = record.muted;
-            fresh->speak = record.speak;
-            fresh->admin = record.admin;
-            fresh->node = node_index(record.instance);
-            member& m = add_member(r, std::move(fresh));
-            if (_nodes[m.node].dead) r.hold(m, deadline);  // its node died: it times out too
+            add_remote_member(r, id, record, deadline);
         } else if (found->node == 0 && !found->leaving) {
             member& m = *found;  // resumed elsewhere while we were cut off
             if (m.connection) _writer.close(*m.connection, 4009, "taken over by a resume");
@@ -398,14 +405,7 @@ void cluster_sync::load_members(room& r, const reply_value& pairs, uint32_t exce
         if (id == 0 || id == except || r.find(id)) continue;
         if (!parse_member_record(pairs.items[i + 1].text, &record)) continue;
         if (record.instance == _nodes[0].instance) continue;
-        auto fresh = std::make_unique<member>();
-        fresh->id = id;
-        fresh->muted = record.muted;
-        fresh->speak = record.speak;
-        fresh->admin = record.admin;
-        fresh->node = node_index(record.instance);
-        member& m = add_member(r, std::move(fresh));
-        if (_nodes[m.node].dead) r.hold(m, deadline);
+        add_remote_member(r, id, record, deadline);
     }
 }
 
