@@ -36,6 +36,9 @@ struct server_config {
     uint32_t text_rate = 20;
     uint32_t text_burst = 50;
     uint32_t max_room_members = 1000;
+    // Audio for a receiver waits for its room's next window of this many ms (0: sent in the
+    // pass it arrived in, the lowest latency).
+    uint32_t audio_batch_ms = 0;
     // Mic seats (PROTOCOL.md v1.1): the most a host may open, how many a new room starts with,
     // and the level (-dBov) at or below which a 0x03 frame makes its sender speaking.
     uint32_t max_seats = 32;

@@ -205,8 +205,8 @@ void member_input::whisper_audio(session& s, member& from, std::span<const uint8
     if (audio.empty()) return;
     if (target->node == 0 && !target->connection) return;  // away: audio is dropped
     shared_frame* frame = _writer.audio_frame(audio_whisper, from.id, audio);
-    if (!_sync.route_whisper(*from.home, *target, frame, 'V') && target->connection)
-        _writer.queue_audio(*target->connection, frame);
+    if (!_sync.route_whisper(*from.home, *target, frame, 'V'))
+        from.home->deliver_audio_to(*target, frame);
     _writer.pool().release(frame);
 }
 

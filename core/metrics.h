@@ -58,6 +58,7 @@ struct shard_metrics {
     counter audio_frames_in;
     counter audio_deliveries;
     counter audio_dropped_slow;
+    counter audio_windows;  // --audio-batch: a receiver's held audio released at its window
     counter audio_dropped_forbidden;
     counter text_messages_in;
     counter handoffs;

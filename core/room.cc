@@ -33,24 +33,46 @@ void away_list::remove(member& m) {
 }
 
 room::room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_writer& writer,
-           away_list& away)
+           away_list& away, audio_clock& clock)
     : _id(id),
       _ledger(std::move(ledger)),
       _writer(writer),
       _away(away),
+      _clock(clock),
       _speaking(static_cast<uint8_t>(writer.config().speaking_level)) {
     seat_request open;
     open.what = seat_request::kind::count;
     open.count = writer.config().default_seats;
     (void)_seats.apply(open);
+    _window.phase_ms = clock.phase_for(base::monotonic_ms());
 }
 
 room::~room() {
+    _clock.forget(_window);
     for (auto& [id, m] : _members) {
         _away.remove(*m);  // members of other nodes may wait out a grace
         drop_held(*m);
         if (m->connection) m->connection->self = nullptr;
     }
+}
+
+void room::hold_audio(shared_frame* frame, const member* except) {
+    for (member* other : _present)
+        if (other != except) _writer.hold_audio(*other->connection, frame);
+    if (_window.index == UINT32_MAX) _clock.hold(*this, _window, base::monotonic_ms());
+}
+
+void room::deliver_audio_to(member& target, shared_frame* frame) {
+    if (!target.connection || target.present_index == UINT32_MAX) return;
+    if (!_clock.on()) return _writer.queue_audio(*target.connection, frame);
+    _writer.hold_audio(*target.connection, frame);
+    if (_window.index == UINT32_MAX) _clock.hold(*this, _window, base::monotonic_ms());
+}
+
+// Members that left the present list since their audio was held have a close (or a
+// takeover) queued behind it, which sends it.
+void room::release_audio() {
+    for (member* m : _present) _writer.release_held(*m->connection);
 }
 
 member* room::find(uint32_t id) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/audio_clock.h"
 #include "core/room_ledger.h"
 #include "core/seats.h"
 #include "core/session_writer.h"
@@ -76,7 +77,7 @@ class room {
   public:
     using member_map = std::unordered_map<uint32_t, std::unique_ptr<member>>;
     room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_writer& writer,
-         away_list& away);
+         away_list& away, audio_clock& clock);
     ~room();
     room(const room&) = delete;
     room& operator=(const room&) = delete;
@@ -111,10 +112,17 @@ class room {
     void make_remote(member& m, uint16_t node);
 
     // Queues room audio to every present member but `except`. The hot path: no allocation.
+    // With the audio clock on, it waits in their queues for the room's next window.
     void deliver_audio(shared_frame* frame, const member* except) {
+        if (_clock.on()) return hold_audio(frame, except);
         for (member* other : _present)
             if (other != except) _writer.queue_audio(*other->connection, frame);
     }
+    // Audio for one present member (a whisper), on the room's clock like the rest.
+    void deliver_audio_to(member& target, shared_frame* frame);
+    // The room's window is over: what its members hold goes out in this pass.
+    void release_audio();
+    audio_clock::entry& window() { return _window; }
     // Queues a control frame to every present member but `except`.
     void broadcast(shared_frame* frame, const member* except);
     // Records event `seq` (its JSON carries the seq) in the history and broadcasts it.
@@ -143,10 +151,14 @@ class room {
     std::unique_ptr<room_extension> extension;  // the room_sync's state for this room
 
   private:
+    void hold_audio(shared_frame* frame, const member* except);
+
     std::string _id;
     std::unique_ptr<room_ledger> _ledger;
     session_writer& _writer;
     away_list& _away;
+    audio_clock& _clock;
+    audio_clock::entry _window;
     member_map _members;            // present and away (and, in a cluster, other nodes')
     std::vector<member*> _present;  // fan-out targets, contiguous
     uint32_t _local = 0;

@@ -4,7 +4,7 @@
 namespace chorus::core {
 
 room_table::room_table(session_writer& writer, ledger_factory& ledgers)
-    : _writer(writer), _ledgers(ledgers) {}
+    : _writer(writer), _ledgers(ledgers), _clock(writer.config().audio_batch_ms) {}
 
 room_table::~room_table() {
     _rooms.clear();
@@ -19,7 +19,8 @@ room& room_table::open(std::string_view id, bool* created) {
     auto [it, fresh] = _rooms.try_emplace(std::string(id));
     *created = fresh;
     if (fresh) {
-        it->second = std::make_unique<room>(id, _ledgers.open(id, _writer.pool()), _writer, _away);
+        it->second =
+            std::make_unique<room>(id, _ledgers.open(id, _writer.pool()), _writer, _away, _clock);
         _writer.metrics().rooms.add();
     }
     return *it->second;

@@ -23,6 +23,11 @@ class room_table {
     room& open(std::string_view id, bool* created);
     void end(room& r);
     away_list& away() { return _away; }
+    audio_clock& clock() { return _clock; }
+    // Rooms whose audio window is over send what their members hold (--audio-batch).
+    void release_audio(uint64_t now_ms) {
+        _clock.release_due(now_ms, [](room& r) { r.release_audio(); });
+    }
     const map& rooms() const { return _rooms; }
     // Every room's speaking set is worked out; changed ones are announced (PROTOCOL.md v1.1 §5).
     void poll_speaking(uint64_t now_ms);
@@ -32,7 +37,8 @@ class room_table {
   private:
     session_writer& _writer;
     ledger_factory& _ledgers;
-    away_list _away;  // before the rooms: a room leaves it as it goes
+    away_list _away;     // before the rooms: a room leaves it as it goes
+    audio_clock _clock;  // the same
     map _rooms;
 };
 

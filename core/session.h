@@ -41,6 +41,7 @@ struct session {
     uint32_t handoff_to = 0;        // the room's home shard while the socket is being moved
     uint32_t in_flight_bytes = 0;   // bytes of the send the kernel holds now
     uint32_t pass_bytes = 0;        // bytes queued during pass `pass_id`
+    uint32_t held_bytes = 0;        // audio waiting for its room's window (--audio-batch)
     uint32_t pass_id = 0;
     uint32_t error_second[static_cast<int>(limited_error::count)] = {};  // ms of last, +1
     uint32_t closing_since_ms = 0;

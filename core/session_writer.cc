@@ -35,10 +35,8 @@ bool session_writer::sent(session& s, int64_t result) {
     _metrics.bytes_out.add(static_cast<uint64_t>(result));
     s.out.consume(_pool, static_cast<uint64_t>(result));
     if (!s.out.empty()) {
-        if (!s.dirty) {
-            s.dirty = true;
-            _dirty.push_back(&s);
-        }
+        // Audio that only waits for its room's window stays until then.
+        if (s.out.bytes() > s.held_bytes) mark_dirty(s);
         return true;
     }
     if (s.close_queued) {

@@ -62,10 +62,7 @@ class session_writer {
         s.pass_bytes += frame->size;
         s.out.push(_pool, frame);
         _metrics.frames_out.add();
-        if (!s.dirty) {
-            s.dirty = true;
-            _dirty.push_back(&s);
-        }
+        mark_dirty(s);
     }
     // Audio is lossy: a receiver whose backlog passed the soft limit loses this frame.
     void queue_audio(session& s, shared_frame* frame) {
@@ -75,6 +72,25 @@ class session_writer {
         }
         queue(s, frame);
         _metrics.audio_deliveries.add();
+    }
+    // Audio on a room's clock (--audio-batch): queued like queue_audio, but it goes out only
+    // when release_held says the room's window is over (or with anything sent before then).
+    void hold_audio(session& s, shared_frame* frame) {
+        if (backlog(s) >= _config.send_queue_soft_bytes) {
+            _metrics.audio_dropped_slow.add();
+            return;
+        }
+        s.out.push(_pool, frame);
+        s.held_bytes += frame->size;
+        _metrics.frames_out.add();
+        _metrics.audio_deliveries.add();
+    }
+    // The window of the session's room is over: what it holds goes out in this pass.
+    void release_held(session& s) {
+        if (s.held_bytes == 0) return;
+        s.held_bytes = 0;
+        _metrics.audio_windows.add();
+        mark_dirty(s);
     }
     // Control is lossless: a receiver whose backlog would pass the hard limit is closed (1013).
     // Returns false if the session is (now) closed.
@@ -88,7 +104,8 @@ class session_writer {
 
     // What a connection has failed to take: queued bytes that were waiting before this pass and
     // are not in the kernel's hands. A burst to a healthy receiver is no backlog; a receiver that
-    // stops reading builds one at once, whether a send is in flight or not.
+    // stops reading builds one at once, whether a send is in flight or not. Audio held for its
+    // room's window counts: a receiver holds at most the soft limit of it.
     uint64_t backlog(const session& s) const {
         uint64_t fresh = s.pass_id == _pass_id ? s.pass_bytes : 0;
         uint64_t held = s.in_flight_bytes + fresh;
@@ -122,6 +139,11 @@ class session_writer {
     shared_frame* copy_frame(std::string_view bytes);
 
   private:
+    void mark_dirty(session& s) {
+        if (s.dirty) return;
+        s.dirty = true;
+        _dirty.push_back(&s);
+    }
     // One send with up to iov_max of the connection's queued frames (one in flight at a time).
     void flush(session& s) {
         if (s.sending || s.out.empty() || !_loop) return;
@@ -129,6 +151,7 @@ class session_writer {
         int count = s.out.fill(iov, net::event_loop::iov_max);
         if (count == 0 || !_loop->send(s.conn, iov, count)) return;
         s.sending = true;
+        s.held_bytes = 0;  // held audio queued before now goes with this send
         uint64_t bytes = 0;
         for (int i = 0; i < count; ++i) bytes += iov[i].iov_len;
         s.in_flight_bytes = static_cast<uint32_t>(std::min<uint64_t>(bytes, UINT32_MAX));

@@ -95,7 +95,7 @@ session& shard::open_session(net::conn_handle conn) {
     s.close_code = 0;
     s.opened_ms = s.last_activity_ms = s.last_ping_ms = _writer.now_ms();
     s.ip_slot = UINT32_MAX;
-    s.in_flight_bytes = s.pass_bytes = s.pass_id = 0;
+    s.in_flight_bytes = s.pass_bytes = s.pass_id = s.held_bytes = 0;
     s.closing_since_ms = 0;
     for (uint32_t& second : s.error_second) second = 0;
     s.self = nullptr;
@@ -271,6 +271,7 @@ void shard::after_submit() {
 void shard::before_sleep() {
     if (_drain_requested.load(std::memory_order_relaxed) && !_draining) start_drain();
     poll_speaking();
+    if (_rooms.clock().on()) _rooms.release_audio(base::monotonic_ms());
     _writer.flush_pass();
     _metrics.frame_heap_allocations.set(_pool.heap_allocations());
     if (_tls) {

@@ -106,6 +106,7 @@ class shard final : public net::loop_handler, private sync_host, private close_l
     void before_sleep() override;
     void after_wake() override;
     void after_submit() override;
+    uint64_t wake_by_ms() override { return _rooms.clock().next_due_ms(); }
 
     // Test hook: heap allocations made by the frame pool (the audio path must not add any).
     uint64_t frame_heap_allocations() const { return _pool.heap_allocations(); }

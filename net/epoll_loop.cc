@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -169,7 +170,8 @@ class epoll_loop final : public event_loop {
             // then poll without sleeping, so it goes out in the next pass, not a tick later.
             bool progressed = dispatch_completed();
             uint64_t now = base::monotonic_ms();
-            int wait_ms = next_tick > now ? static_cast<int>(next_tick - now) : 0;
+            uint64_t wake_by = std::min(next_tick, _handler->wake_by_ms());
+            int wait_ms = wake_by > now ? static_cast<int>(wake_by - now) : 0;
             if (progressed || !_completed.empty() || !_finished.empty()) wait_ms = 0;
             int count = ::epoll_wait(_epoll_fd, events, events_max, wait_ms);
             _handler->after_wake();

@@ -82,6 +82,9 @@ class loop_handler {
     virtual void after_submit() {}
     // The wait returned; a pass begins (for loop-pass timing).
     virtual void after_wake() {}
+    // The latest time (monotonic ms) the next wait may last until, asked once per pass after
+    // before_sleep: an owner's own timers sooner than the tick. UINT64_MAX: none.
+    virtual uint64_t wake_by_ms() { return UINT64_MAX; }
 };
 
 class event_loop {

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -211,7 +212,8 @@ class uring_loop final : public event_loop {
             if (io_uring_sq_ready(&_ring) > 0) io_uring_submit(&_ring);
             _handler->after_submit();
             uint64_t now = base::monotonic_ms();
-            uint64_t wait_ms = next_tick > now ? next_tick - now : 0;
+            uint64_t wake_by = std::min(next_tick, _handler->wake_by_ms());
+            uint64_t wait_ms = wake_by > now ? wake_by - now : 0;
             if (!_throttled_prev.empty()) wait_ms = 0;  // throttled readers resume next pass
             __kernel_timespec timeout{};
             timeout.tv_sec = static_cast<long long>(wait_ms / 1000);

@@ -33,6 +33,9 @@ usage: chorusd [flags]
   --max-connections N         refuse with 503 beyond N (default: what the fd limit allows)
   --max-connections-per-ip N  per source address (default 0 = off)
   --max-room-members N        refuse with 409 beyond N (default 1000)
+  --audio-batch D             send each receiver its room's audio once per window of D (e.g.
+                              20ms; at most 100ms): fewer, larger sends for up to D more
+                              latency. Default 0: audio goes out as soon as it arrives
   --max-seats N               mic seats a host may open in a room, at most 32 (default 32)
   --default-seats N           seats a new room starts with (default 0: seat mode off)
   --speaking-level N          0x03 level (-dBov, 0..127) at or below which a member is
@@ -124,6 +127,13 @@ bool apply(server_config& c, const std::string& flag, const std::string& v) {
     if (flag == "--max-connections") return parse_count(flag, v, &c.max_connections);
     if (flag == "--max-connections-per-ip") return parse_count(flag, v, &c.max_connections_per_ip);
     if (flag == "--max-room-members") return parse_count(flag, v, &c.max_room_members);
+    if (flag == "--audio-batch") {
+        uint64_t window = 0;
+        if (!parse_duration(flag, v, &window)) return false;
+        if (window > 100) return fail("--audio-batch is at most 100ms (audio waits it)");
+        c.audio_batch_ms = static_cast<uint32_t>(window);
+        return true;
+    }
     if (flag == "--max-seats") return parse_count(flag, v, &c.max_seats);
     if (flag == "--default-seats") return parse_count(flag, v, &c.default_seats);
     if (flag == "--speaking-level") return parse_count(flag, v, &c.speaking_level);

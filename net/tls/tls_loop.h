@@ -83,6 +83,7 @@ class tls_loop final : public event_loop, private loop_handler {
     void before_sleep() override;
     void after_submit() override { _owner->after_submit(); }
     void after_wake() override { _owner->after_wake(); }
+    uint64_t wake_by_ms() override { return _owner->wake_by_ms(); }
 
     tls_slot* tls_of(conn_handle conn);
     void mark_dirty(tls_slot& slot);

@@ -75,9 +75,9 @@ class fake_host final : public sync_host {
 
 // A writer, a room table and a local_sync over fakes; sessions are made on demand.
 struct room_world final : close_listener {
-    explicit room_world(uint32_t room_members_max = 1000) {
-        config.max_room_members = room_members_max;
-        config.history = 16;
+    // `audio_batch_ms`: the rooms' audio clock (--audio-batch), 0 for none.
+    explicit room_world(uint32_t room_members_max = 1000, uint32_t audio_batch_ms = 0)
+        : config(make_config(room_members_max, audio_batch_ms)) {
         writer.bind(nullptr, this);
         sync = std::make_unique<local_sync>(context);
     }
@@ -92,6 +92,13 @@ struct room_world final : close_listener {
     }
     void on_member_closed(member& m, uint16_t code) override { member_closed(*sync, m, code); }
     std::vector<std::string> frames(session& s) { return frames_of(s, pool); }
+    static server_config make_config(uint32_t room_members_max, uint32_t audio_batch_ms) {
+        server_config c;
+        c.max_room_members = room_members_max;
+        c.history = 16;
+        c.audio_batch_ms = audio_batch_ms;
+        return c;
+    }
 
     server_config config;
     frame_pool pool;

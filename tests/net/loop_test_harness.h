@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/base/clock.h"
 #include "net/loop.h"
 #include "net/tls/tls_loop.h"
 
@@ -48,8 +49,9 @@ class recording_handler final : public loop_handler {
     // Options, set before the loop runs.
     bool echo = true;
     close_mode hangup_close = close_mode::abort;
-    std::string detach_word;  // data starting with this detaches the connection
-    bool keep_bytes = false;  // append every byte received to `received` (instead of echoing)
+    std::string detach_word;        // data starting with this detaches the connection
+    bool keep_bytes = false;        // append every byte received to `received` (instead of echoing)
+    uint64_t wake_by = UINT64_MAX;  // what wake_by_ms() answers (set under the lock)
 
     void attach(event_loop* loop) { _loop = loop; }
 
@@ -117,9 +119,10 @@ class recording_handler final : public loop_handler {
     std::vector<std::unique_ptr<transport_state>> detached_transports;  // by detach, maybe null
     uint64_t wakes = 0;
     uint64_t ticks = 0;
-    uint64_t refused_sends = 0;  // send() returned false
-    std::string carried;         // bytes that arrived with the detach word
-    std::string received;        // with keep_bytes
+    uint64_t refused_sends = 0;        // send() returned false
+    std::string carried;               // bytes that arrived with the detach word
+    std::string received;              // with keep_bytes
+    uint64_t passes_past_wake_by = 0;  // passes that began at or after `wake_by`
 
     void on_accept(conn_handle conn, int) override {
         std::lock_guard lock(_mutex);
@@ -194,7 +197,17 @@ class recording_handler final : public loop_handler {
         ++ticks;
         _changed.notify_all();
     }
-    void before_sleep() override {}
+    void before_sleep() override {
+        std::lock_guard lock(_mutex);
+        if (base::monotonic_ms() >= wake_by) {
+            ++passes_past_wake_by;
+            _changed.notify_all();
+        }
+    }
+    uint64_t wake_by_ms() override {
+        std::lock_guard lock(_mutex);
+        return wake_by;
+    }
 
   private:
     struct output {
