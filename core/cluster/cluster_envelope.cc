@@ -45,6 +45,7 @@ bool parse_room_envelope(std::string_view in, envelope* out) {
             if (!take(in, '|', &field) || !number(field, &out->member) || out->member == 0)
                 return false;
             if (!take(in, '|', &out->a1) || !take(in, '|', &out->a2)) return false;
+            if (!take(in, '|', &out->op) || out->op.size() > op_id_bytes_max) return false;
             out->body = in;
             return !in.empty() && in.front() == '{' && in.back() == '}';
         }

@@ -151,12 +151,14 @@ void cluster_sync::cluster_leave(member& m, std::string_view reason) {
     op.kind = op_kind::leave;
     op.member = m.id;
     op.reason = reason;
+    op.op_id = next_op_id();
     std::string expect = reason == "kicked" ? "" : _nodes[m.node].instance;
     // A member of another node times out only if that node is still silent in Redis.
     std::string silent =
         m.node != 0 && reason == "timeout" ? std::to_string(_context.config.node_timeout_ms) : "";
     run_room_script(r, room_script::leave,
-                    {std::to_string(m.id), std::string(reason), expect, silent}, std::move(op));
+                    {std::to_string(m.id), std::string(reason), expect, silent, op.op_id},
+                    std::move(op));
 }
 
 void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::string a1,
@@ -170,6 +172,7 @@ void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::
     op.before = before;
     op.after = after;
     if (kind == 'm') std::from_chars(a2.data(), a2.data() + a2.size(), op.by);
+    op.op_id = next_op_id();
     if (!link_up(r.id())) {
         cluster_event failed;  // ok == false: delivered here only
         on_event_reply(op, r, failed);
@@ -183,7 +186,8 @@ void cluster_sync::cluster_room_event(room& r, char kind, uint32_t member, std::
                                      std::move(before),
                                      std::move(after),
                                      mute_target ? std::to_string(mute_target) : "",
-                                     mute_target ? flag : ""};
+                                     mute_target ? flag : "",
+                                     op.op_id};
     run_room_script(r, room_script::event, std::move(args), std::move(op));
 }
 
@@ -464,7 +468,9 @@ void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
             r.hold(*m, base::monotonic_ms() + 1000);
             return;
         }
-        // Degraded: the members here learn of it now; Redis learns at the next restore.
+        // Degraded: the members here learn of it now; Redis learns at the next restore (or
+        // ran the script after all: its events are then dropped here as already delivered).
+        for (char kind : {'l', 's', 'h'}) (void)first_delivery(op.op_id, kind);
         if (m->connection) _writer.close(*m->connection, 4001, "kicked");
         std::string after = ",\"member\":" + std::to_string(m->id) + ",\"user\":\"" +
                             escaped(m->user) + "\",\"reason\":\"" + op.reason + "\"}";
@@ -486,12 +492,35 @@ void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
 
 void cluster_sync::on_event_reply(pending_op& op, room& r, cluster_event& e) {
     if (e.ok) return;  // the event comes back through the room's channel
+    // No reply: the script may or may not have run. Delivered here now unless the channel
+    // brought it already; if it ran, its copy is dropped when it comes.
+    if (!first_delivery(op.op_id, op.event_kind)) return;
     if (op.event_kind == 'm') {
         member* target = r.find(op.member);
         if (!target) return;
         room::set_muted(*target, op.muted, op.by);
     }
     local_event(r, op.before, op.after);
+}
+
+std::string cluster_sync::next_op_id() {
+    return _nodes[0].instance + "." + std::to_string(++_op_ids);
+}
+
+bool cluster_sync::first_delivery(std::string_view op_id, char kind) {
+    constexpr size_t remembered_max = 4096;  // far more than can fail in one cut
+    const std::string& self = _nodes[0].instance;
+    if (op_id.size() <= self.size() || !op_id.starts_with(self) || op_id[self.size()] != '.')
+        return true;
+    std::string key(op_id);
+    key += kind;
+    if (!_delivered.insert(key).second) return false;
+    _delivered_order.push_back(std::move(key));
+    if (_delivered_order.size() > remembered_max) {
+        _delivered.erase(_delivered_order.front());
+        _delivered_order.pop_front();
+    }
+    return true;
 }
 
 // Degraded mode: an event for the members on this node only, numbered after the last seq seen.

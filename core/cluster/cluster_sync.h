@@ -70,6 +70,7 @@ class cluster_sync final : public room_sync {
         std::string reason;  // leave
         seat_request seat;   // seats: the request, from `by`
         uint32_t tries = 0;  // seats: commits refused as stale so far
+        std::string op_id;   // event, leave: what the events it writes carry (first_delivery)
     };
     struct node_entry {
         std::string instance;
@@ -116,6 +117,13 @@ class cluster_sync final : public room_sync {
                              const reply_value& members, const reply_value& seats,
                              const reply_value& hands) const;
     void local_event(room& r, std::string_view before, std::string_view after);
+    // An id for a script run whose events this node may deliver itself (instance.counter).
+    std::string next_op_id();
+    // False when the event of `kind` written by this node's script run `op_id` was delivered
+    // here already: on the channel before a failed reply, or here after it, when the script
+    // ran in Redis after all (its connection failed after sending it). True (and remembered)
+    // the first time, and always for other nodes' events.
+    bool first_delivery(std::string_view op_id, char kind);
 
     std::string record_of(const member& m) const;
 
@@ -153,11 +161,14 @@ class cluster_sync final : public room_sync {
     uint64_t _next_tag = 1;
     std::deque<cluster_request*> _cluster_backlog;  // requests the full ring did not take
     bool _cluster_wake = false;
-    std::vector<node_entry> _nodes;            // [0] is this process
-    std::vector<bool> _link_up;                // per Redis server
-    bool _all_links_up = false;                // counted in hub.shards_linked while true
-    std::vector<uint64_t> _epochs;             // per Redis server: the member-id epoch
-    std::unordered_set<std::string> _orphans;  // rooms whose join may have run unanswered
+    std::vector<node_entry> _nodes;  // [0] is this process
+    uint64_t _op_ids = 0;
+    std::unordered_set<std::string> _delivered;  // op id + kind of own events, the newest
+    std::deque<std::string> _delivered_order;    // the same, oldest first (bounded)
+    std::vector<bool> _link_up;                  // per Redis server
+    bool _all_links_up = false;                  // counted in hub.shards_linked while true
+    std::vector<uint64_t> _epochs;               // per Redis server: the member-id epoch
+    std::unordered_set<std::string> _orphans;    // rooms whose join may have run unanswered
 };
 
 // One per process: the engine's thread, the rings between it and the shards, and each shard's

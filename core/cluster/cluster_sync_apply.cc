@@ -88,6 +88,11 @@ void cluster_sync::apply_event(room& r, const envelope& env) {
         // Events went missing (a lost message): the member list is fetched again.
         restore_room(r);
     }
+    if (!first_delivery(env.op, env.kind)) {
+        // Ours, and delivered here already when the script's reply failed: the seq moves on.
+        r.ledger().advance_to(env.seq);
+        return;
+    }
     member* m = r.find(env.member);
     bool ended = false;
     switch (env.kind) {

@@ -6,8 +6,10 @@
 // who leaves stands up and lowers its hand in the script that removes it, so the release happens
 // exactly once, right after its `left`. Channel and Stream messages are envelopes
 // (core/cluster/cluster_envelope.h):
-//   E|seq|kind|member|a1|a2|json      a room event (kind j joined, l left, m muted, c chat,
-//                                     s seats, h hand)
+//   E|seq|kind|member|a1|a2|op|json   a room event (kind j joined, l left, m muted, c chat,
+//                                     s seats, h hand); op: the id the node gave the script
+//                                     run that wrote it ('' for none), so that a node that
+//                                     delivered it itself after a failed reply drops the copy
 //   M|member|instance|                a member resumed on `instance`
 //   R|instance|                       `instance` re-registered members Redis had lost
 #include "core/cluster/scripts.h"
@@ -33,10 +35,11 @@ end
 -- Every event a script writes is also kept in `emitted`, for a script whose caller must see its
 -- own events whichever comes first, the reply or the channel (restore).
 local emitted = {}
+local OP = ''
 local function emit(kind, member, a1, a2, before, after)
   local seq = redis.call('HINCRBY', META, 'seq', 1)
   local env = 'E|' .. seq .. '|' .. kind .. '|' .. member .. '|' .. a1 .. '|' .. a2 .. '|' ..
-              before .. seq .. after
+              OP .. '|' .. before .. seq .. after
   redis.call('XADD', X, 'MAXLEN', '~', HIST, seq .. '-0', 'e', env)
   redis.call('PUBLISH', CH, env)
   emitted[#emitted + 1] = env
@@ -185,9 +188,11 @@ return {seq, gap, events, redis.call('HGETALL', M), redis.call('HGET', META, 'se
 )lua";
 
 // ARGV: 3 member, 4 reason, 5 instance the member must be on ('' = any), 6 node timeout in ms
-// ('' = do not check): the member's node must have been silent that long (it may be back).
-// Returns the left event's seq, or 0 when the member is not there (gone, moved, node alive).
+// ('' = do not check): the member's node must have been silent that long (it may be back), 7 the
+// op id its events carry. Returns the left event's seq, or 0 when the member is not there (gone,
+// moved, node alive).
 constexpr std::string_view leave_body = R"lua(
+OP = ARGV[7] or ''
 local rec = redis.call('HGET', M, ARGV[3])
 if not rec then return 0 end
 local node = split(rec)[1]
@@ -205,8 +210,9 @@ return seq
 
 // ARGV: 3 kind, 4 member, 5 a1, 6 a2, 7 json before the seq, 8 json after it,
 // 9 member whose muted flag changes ('' = none), 10 its new flag (0, 1 muted, 2 muted by an
-// admin). Returns the seq, or 0 (no such member).
+// admin), 11 the op id the event carries. Returns the seq, or 0 (no such member).
 constexpr std::string_view event_body = R"lua(
+OP = ARGV[11] or ''
 if ARGV[9] ~= '' then
   local rec = redis.call('HGET', M, ARGV[9])
   if not rec then return 0 end

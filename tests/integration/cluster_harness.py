@@ -264,6 +264,12 @@ class Partition:
         self.listener.listen(64)
         self.open = threading.Event()
         self.open.set()
+        # heal(hold_old=True): connections made before it keep what they carry until
+        # release_old(), as a connection whose bytes are stuck in a retransmission queue would.
+        self.generation = 0
+        self.held_below = 0
+        self.old_released = threading.Event()
+        self.old_released.set()
         self.closing = False
         self.sockets = []
         self.lock = threading.Lock()
@@ -276,8 +282,15 @@ class Partition:
     def cut(self):
         self.open.clear()
 
-    def heal(self):
+    def heal(self, hold_old=False):
+        if hold_old:
+            self.old_released.clear()
+            self.generation += 1
+            self.held_below = self.generation
         self.open.set()
+
+    def release_old(self):
+        self.old_released.set()
 
     def _accept(self):
         while not self.closing:
@@ -300,10 +313,11 @@ class Partition:
         upstream.settimeout(None)
         with self.lock:
             self.sockets += [client, upstream]
+            generation = self.generation
         for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+            threading.Thread(target=self._pump, args=(a, b, generation), daemon=True).start()
 
-    def _pump(self, source, sink):
+    def _pump(self, source, sink, generation):
         try:
             while True:
                 self.open.wait()
@@ -319,6 +333,8 @@ class Partition:
                 if stall:
                     time.sleep(self.stall)  # an emulated retransmission
                 self.open.wait()  # cut while this was read: it waits, never lost
+                if generation < self.held_below:
+                    self.old_released.wait()
                 sink.sendall(data)
         except OSError:
             pass
@@ -331,6 +347,7 @@ class Partition:
     def close(self):
         self.closing = True
         self.open.set()
+        self.old_released.set()
         self.listener.close()
         with self.lock:
             for x in self.sockets:

@@ -10,33 +10,41 @@ namespace {
 TEST(ClusterEnvelope, RoomEventFields) {
     envelope e;
     ASSERT_TRUE(parse_room_envelope(
-        R"(E|42|l|7|kicked|n1/abc|{"type":"left","seq":42,"member":7,"user":"a|b"})", &e));
+        R"(E|42|l|7|kicked|n1/abc|n1/abc.17|{"type":"left","seq":42,"member":7,"user":"a|b"})",
+        &e));
     EXPECT_EQ(e.type, 'E');
     EXPECT_EQ(e.seq, 42u);
     EXPECT_EQ(e.kind, 'l');
     EXPECT_EQ(e.member, 7u);
     EXPECT_EQ(e.a1, "kicked");
     EXPECT_EQ(e.a2, "n1/abc");
+    EXPECT_EQ(e.op, "n1/abc.17");
     EXPECT_EQ(e.body, R"({"type":"left","seq":42,"member":7,"user":"a|b"})");
 }
 
 TEST(ClusterEnvelope, SeatAndHandEvents) {
     envelope e;
-    ASSERT_TRUE(parse_room_envelope(R"(E|5|s|3|2;3:0;0:1||{"type":"seats","seq":5})", &e));
+    ASSERT_TRUE(parse_room_envelope(R"(E|5|s|3|2;3:0;0:1|||{"type":"seats","seq":5})", &e));
     EXPECT_EQ(e.kind, 's');
     EXPECT_EQ(e.a1, "2;3:0;0:1");
-    ASSERT_TRUE(parse_room_envelope(R"(E|6|h|9|||{"type":"hand","seq":6})", &e));
+    ASSERT_TRUE(parse_room_envelope(R"(E|6|h|9||||{"type":"hand","seq":6})", &e));
     EXPECT_EQ(e.kind, 'h');
     EXPECT_EQ(e.a1, "");
+    EXPECT_EQ(e.op, "") << "events written by no node's op (a restore's) carry none";
 }
 
 TEST(ClusterEnvelope, RejectsMalformedEvents) {
     envelope e;
-    for (const char* bad :
-         {"", "E", "E|", "E|0|c|1|||{}", "E|1|x|1|||{}", "E|1|c|0|||{}", "E|-1|c|1|||{}",
-          "E|1|c|1||{}", "E|1|c|1|||", "E|1|c|1|||not json", "E|99999999999999999999999|c|1|||{}",
-          "E|1|c|4294967296|||{}", "EE|1|c|1|||{}", "X|1|c|1|||{}", "E|1 |c|1|||{}"})
+    for (const char* bad : {"", "E", "E|", "E|0|c|1||||{}", "E|1|x|1||||{}", "E|1|c|0||||{}",
+                            "E|-1|c|1||||{}", "E|1|c|1|||{}", "E|1|c|1||||", "E|1|c|1||||not json",
+                            "E|99999999999999999999999|c|1||||{}", "E|1|c|4294967296||||{}",
+                            "EE|1|c|1||||{}", "X|1|c|1||||{}", "E|1 |c|1||||{}"})
         EXPECT_FALSE(parse_room_envelope(bad, &e)) << bad;
+    // The old shape (no op field) is not taken for an event: its JSON is no op id.
+    EXPECT_FALSE(parse_room_envelope(R"(E|42|c|7|||{"type":"chat","seq":42})", &e));
+    std::string long_op(op_id_bytes_max + 1, 'n');
+    EXPECT_FALSE(parse_room_envelope("E|1|c|1|||" + long_op + "|{}", &e));
+    EXPECT_TRUE(parse_room_envelope("E|1|c|1|||" + long_op.substr(1) + "|{}", &e));
 }
 
 TEST(ClusterEnvelope, MovedAndAudio) {
