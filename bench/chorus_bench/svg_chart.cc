@@ -195,12 +195,10 @@ std::vector<double> linear_ticks(double low, double high, int target) {
     if (!std::isfinite(low) || !std::isfinite(high) || high <= low || target < 1) return ticks;
     double raw = (high - low) / target;
     double magnitude = std::pow(10, std::floor(std::log10(raw)));
-    double step = magnitude * 10;
-    for (double factor : {1.0, 2.0, 5.0, 10.0}) {
-        if (factor * magnitude >= raw * 0.999) {
+    double step = magnitude;  // the 1-2-5 step nearest to raw (on a log scale)
+    for (double factor : {2.0, 5.0, 10.0}) {
+        if (std::fabs(std::log(factor * magnitude / raw)) < std::fabs(std::log(step / raw)))
             step = factor * magnitude;
-            break;
-        }
     }
     for (double k = std::ceil(low / step - 1e-9); k * step <= high + step * 1e-9; k += 1) {
         double tick = k * step;
