@@ -39,7 +39,7 @@ UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
 .PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize \
-  fuzz bench bench-cluster soak check-includes format clean
+  fuzz bench bench-ladder bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
 
@@ -178,6 +178,13 @@ fuzz: deps $(FUZZ_BINS)
 
 bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
 	bash bench/run_bench.sh $(BENCH_ARGS)
+
+# The paced ladder: rooms of 50 (2 speakers, 50 frames/s, 120 B) at 10..120 rooms, one chorusd
+# per step on CPU 0, the bench on CPU 1; one page, $(BUILD)/ladder.html (bench/ladder.sh).
+# LADDER_ROOMS=10,20 LADDER_DURATION=10s LADDER_ARGS=(bench flags) SERVER_ARGS=(chorusd flags)
+bench-ladder: $(CHORUSD) $(BENCH_TOOL)
+	BUILD=$(BUILD) LADDER_ROOMS="$(LADDER_ROOMS)" LADDER_DURATION="$(LADDER_DURATION)" \
+	  LADDER_ARGS="$(LADDER_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" bash bench/ladder.sh
 
 # One node against two nodes sharing one Redis, each room's members split across both.
 bench-cluster: deps $(CHORUSD) $(BENCH_TOOL)

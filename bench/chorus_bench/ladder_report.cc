@@ -48,10 +48,13 @@ std::string cell(const std::string& text, bool numeric = true) {
 }
 
 std::string steps_table(const std::vector<ladder_step>& steps, const std::string& load_name) {
-    std::string t = "<table><tr><th>" + html_escape(load_name) +
-                    "</th><th>connections</th><th>deliveries/s</th><th>p50</th><th>p99</th>"
-                    "<th>max</th><th>loss</th><th>server CPU</th><th>bench CPU</th>"
-                    "<th>deliveries per server CPU-s</th><th>result</th></tr>";
+    std::string t = "<table><tr>";
+    for (const std::string& name :
+         {load_name, std::string("connections"), std::string("deliveries/s"), std::string("p50"),
+          std::string("p99"), std::string("max"), std::string("loss"), std::string("server CPU"),
+          std::string("bench CPU"), std::string("deliveries per server CPU-s")})
+        t += "<th class=\"num\">" + html_escape(name) + "</th>";
+    t += "<th>result</th></tr>";
     for (const ladder_step& s : steps) {
         auto us = [](double v) { return format_value(v, value_format::microseconds); };
         t += "<tr>" + cell(format_value(s.load, value_format::plain)) +
@@ -136,7 +139,8 @@ bool parse_ladder_step(std::string_view json, ladder_step* out, std::string* err
     return true;
 }
 
-std::string ladder_html(std::vector<ladder_step> steps, const std::string& generated_at) {
+std::string ladder_html(std::vector<ladder_step> steps, const std::string& generated_at,
+                        const std::string& subtitle) {
     std::stable_sort(steps.begin(), steps.end(),
                      [](const ladder_step& a, const ladder_step& b) { return a.load < b.load; });
     std::string scenario = steps.empty() ? "?" : steps.front().scenario;
@@ -144,6 +148,7 @@ std::string ladder_html(std::vector<ladder_step> steps, const std::string& gener
     std::string body = "<h1>chorus-bench ladder: " + html_escape(scenario) + ", " +
                        std::to_string(steps.size()) + " steps</h1><p class=\"meta\">generated " +
                        html_escape(generated_at) + "</p>";
+    if (!subtitle.empty()) body += "<p class=\"meta\">" + html_escape(subtitle) + "</p>";
     if (!steps.empty() && !steps.front().command.empty())
         body += "<p class=\"meta\">first step: <code>" + html_escape(steps.front().command) +
                 "</code></p>";
@@ -196,13 +201,15 @@ std::string ladder_html(std::vector<ladder_step> steps, const std::string& gener
 }
 
 int ladder_report_main(const std::vector<std::string>& args) {
-    std::string report_path;
+    std::string report_path, title;
     std::vector<std::string> files;
     for (size_t i = 1; i < args.size(); ++i) {
         if (args[i] == "--report" && i + 1 < args.size()) {
             report_path = args[++i];
         } else if (args[i].rfind("--report=", 0) == 0) {
             report_path = args[i].substr(9);
+        } else if (args[i] == "--title" && i + 1 < args.size()) {
+            title = args[++i];
         } else if (args[i].rfind("--", 0) == 0) {
             std::fprintf(stderr, "chorus-bench ladder-report: unknown flag %s\n", args[i].c_str());
             return 2;
@@ -211,7 +218,9 @@ int ladder_report_main(const std::vector<std::string>& args) {
         }
     }
     if (report_path.empty() || files.empty()) {
-        std::fprintf(stderr, "usage: chorus-bench ladder-report STEP.json... --report FILE.html\n");
+        std::fprintf(stderr,
+                     "usage: chorus-bench ladder-report STEP.json... --report FILE.html "
+                     "[--title TEXT]\n");
         return 2;
     }
     std::vector<ladder_step> steps;
@@ -231,7 +240,7 @@ int ladder_report_main(const std::vector<std::string>& args) {
         steps.push_back(step);
     }
     std::string error;
-    if (!write_text_file(report_path, ladder_html(steps, utc_now_text()), &error)) {
+    if (!write_text_file(report_path, ladder_html(steps, utc_now_text(), title), &error)) {
         std::fprintf(stderr, "chorus-bench ladder-report: %s\n", error.c_str());
         return 2;
     }

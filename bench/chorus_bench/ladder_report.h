@@ -27,8 +27,10 @@ struct ladder_step {
 // Parses one step; false with a message for people in *error.
 bool parse_ladder_step(std::string_view json, ladder_step* out, std::string* error);
 
-// The page; steps in any order (drawn by load).
-std::string ladder_html(std::vector<ladder_step> steps, const std::string& generated_at);
+// The page; steps in any order (drawn by load). `subtitle` (text, may be empty) says what was
+// measured beyond the bench's command, e.g. the server's flags.
+std::string ladder_html(std::vector<ladder_step> steps, const std::string& generated_at,
+                        const std::string& subtitle = "");
 
 // The subcommand: args[0] is "ladder-report". Returns the exit code (0, or 2 on bad input).
 int ladder_report_main(const std::vector<std::string>& args);

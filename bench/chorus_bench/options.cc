@@ -302,8 +302,8 @@ bool parse_options(const std::vector<std::string>& args, options* out, std::stri
 
 const char* usage_text() {
     return "usage: chorus-bench SCENARIO --url ws[s]://HOST:PORT [flags]\n"
-           "       chorus-bench ladder-report STEP.json... --report FILE.html  (one page for a\n"
-           "       load ladder: each step's --json, drawn against its rooms or connections)\n"
+           "       chorus-bench ladder-report STEP.json... --report FILE.html [--title TEXT]\n"
+           "       (one page for a load ladder: each step's --json against its rooms)\n"
            "scenarios:\n"
            "  rooms   paced voice rooms: --rooms R --members M --speakers S --rate 50 --payload "
            "120\n"
