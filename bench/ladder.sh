@@ -10,6 +10,7 @@
 #   LADDER_OUT       folder for the steps (default $BUILD/ladder); the page is $LADDER_OUT.html
 #   SERVER_CPU, BENCH_CPU   the cores to pin to (default 0 and 1); pinning is skipped, with a
 #                    warning, where taskset or the core is missing
+#   CHORUSD, CHORUS_BENCH   the binaries (default $BUILD/chorusd and $BUILD/chorus-bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -18,9 +19,11 @@ duration=${LADDER_DURATION:-10s}
 out=${LADDER_OUT:-$BUILD/ladder}
 server_cpu=${SERVER_CPU:-0}
 bench_cpu=${BENCH_CPU:-1}
+chorusd=${CHORUSD:-$BUILD/chorusd}
+chorus_bench=${CHORUS_BENCH:-$BUILD/chorus-bench}
 read -ra bench_args <<<"${LADDER_ARGS:-}"
 read -ra server_args <<<"${SERVER_ARGS:-}"
-for binary in "$BUILD/chorusd" "$BUILD/chorus-bench"; do
+for binary in "$chorusd" "$chorus_bench"; do
     [[ -x $binary ]] || { echo "ladder: no $binary (run make first)" >&2; exit 2; }
 done
 
@@ -39,11 +42,11 @@ mkdir -p "$out"
 rm -f "$out"/step-*.json "$out"/step-*.txt
 steps=()
 for rooms in ${rooms_list//,/ }; do
-    launch_chorusd "$out/chorusd-$rooms.log" ladder "${server_pin[@]}" "$BUILD/chorusd" \
+    launch_chorusd "$out/chorusd-$rooms.log" ladder "${server_pin[@]}" "$chorusd" \
         --threads 1 --max-room-members 1000 "${server_args[@]}"
     step=$out/step-$(printf '%04d' "$rooms")
     status=0
-    "${bench_pin[@]}" "$BUILD/chorus-bench" rooms --rooms "$rooms" --members 50 --speakers 2 \
+    "${bench_pin[@]}" "$chorus_bench" rooms --rooms "$rooms" --members 50 --speakers 2 \
         --rate 50 --payload 120 --duration "$duration" --ramp 3s \
         --url "ws://127.0.0.1:$server_port" --server-pid "$server_pid" \
         --server-metrics "http://127.0.0.1:$server_port/metrics" \
@@ -63,5 +66,5 @@ for rooms in ${rooms_list//,/ }; do
 done
 title="chorusd --threads 1 ${SERVER_ARGS:-} (CPU $server_cpu); rooms of 50, 2 speakers, 50 frames/s, \
 120 B, $duration per step (bench on CPU $bench_cpu)"
-"$BUILD/chorus-bench" ladder-report "${steps[@]}" --report "$out.html" --title "$title"
+"$chorus_bench" ladder-report "${steps[@]}" --report "$out.html" --title "$title"
 echo "ladder: $out.html"
