@@ -118,9 +118,10 @@ client-js: $(addprefix clients/js/,$(CLIENT_JS))
 $(addprefix clients/js/,$(CLIENT_JS)) &: $(addprefix web/,$(CLIENT_JS)) clients/js/build.mjs
 	node clients/js/build.mjs
 
-test-web: $(CHORUSD) client-js
+test-web: $(CHORUSD) $(BENCH_TOOL) client-js
 	@if [ -f tests/web/package.json ]; then \
-	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test --test-concurrency=1; fi
+	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) CHORUS_BENCH=$(abspath $(BENCH_TOOL)) \
+	  node --test --test-concurrency=1; fi
 
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).

@@ -22,11 +22,13 @@ constexpr const char* stylesheet =
     "padding:2px 4px;border-radius:3px;word-break:break-all}"
     ".pass{color:#1a7f37}.fail{color:#c62828}"
     "table{border-collapse:collapse;margin:8px 0}td,th{padding:4px 12px 4px 0;text-align:left;"
-    "vertical-align:top}th{font-weight:600;color:#333}td.num{text-align:right;"
+    "vertical-align:top}th,td.num{white-space:nowrap}th{font-weight:600;color:#333}td.num{text-"
+    "align:right;"
     "font-variant-numeric:tabular-nums}tr+tr td{border-top:1px solid #eee}"
     ".explain{color:#555;margin:2px 0 8px}.note{border-left:4px solid #bbb;background:#f7f7f7;"
     "padding:10px 14px;color:#444}"
-    "svg.chart{width:100%;height:auto;font:12px system-ui,sans-serif;fill:#333}"
+    "svg.chart{width:100%;min-width:640px;height:auto;font:12px system-ui,sans-serif;fill:#333}"
+    ".scroll{overflow-x:auto}"
     "svg .grid{stroke:#e3e3e3}svg .axis{stroke:#666}svg .label{font-weight:600}"
     "svg .marker{stroke:#333;stroke-dasharray:3 3}svg .marker-label{font-weight:600;"
     "paint-order:stroke;stroke:#fff;stroke-width:4px}th.num{text-align:right}";
@@ -92,7 +94,7 @@ std::vector<double> bucket_midpoints(const timeline& series, uint32_t buckets) {
     return x;
 }
 
-std::string percentiles_over_time(const timeline* series) {
+std::string percentiles_over_time(const timeline* series, const report& r) {
     if (!series || !series->started()) return "";
     uint32_t buckets = series->used_bucket_count();
     line_chart chart{"End-to-end latency percentiles per time bucket",
@@ -100,6 +102,7 @@ std::string percentiles_over_time(const timeline* series) {
                      value_format::microseconds};
     chart.y_log = true;
     chart.x_min = 0;
+    chart.x_max = r.duration_seconds;
     std::vector<double> x = bucket_midpoints(*series, buckets);
     const std::pair<const char*, double> quantiles[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}};
     int color = 0;
@@ -209,7 +212,7 @@ std::string html_section(const std::string& title, const std::string& explanatio
     if (!content.empty()) {
         if (!explanation.empty())
             out += "<p class=\"explain\">" + html_escape(explanation) + "</p>";
-        out += content;
+        out += "<div class=\"scroll\">" + content + "</div>";
     } else {
         out += "<p class=\"note\">" + html_escape(note) + "</p>";
     }
@@ -235,7 +238,7 @@ std::string html_report(const report& r, const run_trace& trace) {
                                        " scenario sends no timestamped frames, or none arrived).";
     body += html_section("Latency over time",
                          "Each point is one time bucket of deliveries, by the time they arrived.",
-                         percentiles_over_time(trace.series), no_latency);
+                         percentiles_over_time(trace.series, r), no_latency);
     body += html_section("Latency distribution",
                          "Bars are a tenth of a decade wide; the lines mark the run's p50 and p99.",
                          latency_distribution(trace.latency_ns, r),

@@ -74,6 +74,7 @@ std::string steps_table(const std::vector<ladder_step>& steps, const std::string
 line_chart against_load(const char* title, const std::string& load_name, const char* y_label,
                         value_format y_format) {
     line_chart chart{title, load_name, y_label, value_format::plain, y_format};
+    chart.x_whole = true;
     return chart;
 }
 

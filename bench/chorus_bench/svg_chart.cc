@@ -243,6 +243,7 @@ std::string svg_line_chart(const line_chart& chart) {
     double top = 14 + rows * legend_row;
     std::vector<double> x_ticks, y_ticks;
     scale x = make_scale(x_low, x_high, chart.x_log, x_low >= 0 && x_low <= x_high * 0.2, &x_ticks);
+    if (chart.x_whole) std::erase_if(x_ticks, [](double tick) { return tick != std::floor(tick); });
     x.pixel_low = margin_left;
     x.pixel_high = width - margin_right;
     scale y = make_scale(y_low, y_high, chart.y_log, true, &y_ticks);

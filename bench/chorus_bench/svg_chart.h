@@ -60,6 +60,7 @@ struct line_chart {
     // When finite, the x axis spans at least [x_min, x_max] (time charts start at zero and
     // cover the whole run even where the data stop earlier).
     double x_min = NAN, x_max = NAN;
+    bool x_whole = false;  // whole-number x ticks only (a load counted in rooms)
     std::vector<chart_series> series;
 };
 

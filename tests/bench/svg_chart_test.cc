@@ -138,6 +138,16 @@ TEST(SvgChart, XRangeIsWidenedToTheHint) {
     EXPECT_NE(svg.find(">10 s<"), std::string::npos);
 }
 
+TEST(SvgChart, WholeNumberTicksForCounts) {
+    line_chart chart("t", "rooms", "y", value_format::plain, value_format::plain);
+    chart.series.push_back(chart_series("y", {2, 5}, {1, 2}, 0));
+    EXPECT_NE(svg_line_chart(chart).find(">2.5<"), std::string::npos);
+    chart.x_whole = true;
+    std::string svg = svg_line_chart(chart);
+    EXPECT_EQ(svg.find(">2.5<"), std::string::npos);
+    EXPECT_NE(svg.find(">3<"), std::string::npos);
+}
+
 TEST(SvgChart, BarChartDrawsBarsAndMarkers) {
     bar_chart chart("d", "latency", "share", value_format::microseconds, value_format::percent);
     chart.x_log = true;
