@@ -195,7 +195,8 @@ std::string ladder_html(std::vector<ladder_step> steps, const std::string& gener
     body += html_section("CPU",
                          "Over each step's measured window. Where the bench line nears "
                          "100 %, the load generator is saturated and the steps above it "
-                         "measure the bench, not the server.",
+                         "measure the bench, not the server; where both stay low while "
+                         "latency climbs, other work on the machine had the cores.",
                          svg_line_chart(cpu), "No step to draw.");
     body += html_section("Steps", "", steps_table(steps, load_name), "");
     return html_document("chorus-bench ladder: " + scenario, body);
