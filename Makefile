@@ -88,7 +88,7 @@ $(BENCH_TOOL): $(BENCH_TOOL_OBJS) $(BUILD)/libchorus.a
 $(UNIT_TESTS): $(TEST_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(TEST_LIBS) -o $@
 
-$(MICRO_BENCH): $(MICRO_OBJS) $(BUILD)/libchorus.a
+$(MICRO_BENCH): $(MICRO_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(BENCH_LIBS) -o $@
 
 run: build-deps

@@ -39,10 +39,14 @@ void timeline::reset(uint64_t span_ns) {
     _latency_max_ns.assign(buckets, 0);
     _counters.assign(buckets, timeline_counters{});
     _last = timeline_counters{};
+    _cursor_from_ns = 1;
+    _cursor_to_ns = 0;
 }
 
 void timeline::start(uint64_t origin_ns) {
     _origin_ns = origin_ns;
+    _cursor_from_ns = 1;
+    _cursor_to_ns = 0;
 }
 
 uint32_t timeline::bucket_of(uint64_t now_ns) const {
@@ -53,8 +57,15 @@ uint32_t timeline::bucket_of(uint64_t now_ns) const {
 }
 
 void timeline::record_latency(uint64_t now_ns, uint64_t latency_ns) {
-    uint32_t bucket = bucket_of(now_ns);
-    if (bucket == UINT32_MAX) return;
+    uint32_t bucket = _cursor;
+    if (now_ns < _cursor_from_ns || now_ns >= _cursor_to_ns) {
+        bucket = bucket_of(now_ns);
+        if (bucket == UINT32_MAX) return;
+        _cursor = bucket;
+        _cursor_from_ns = _origin_ns + bucket * _bucket_ns;
+        // The last bucket also takes everything after it.
+        _cursor_to_ns = bucket + 1 == _counters.size() ? UINT64_MAX : _cursor_from_ns + _bucket_ns;
+    }
     ++_latency[size_t{bucket} * latency_bucket_count + latency_index(latency_ns)];
     ++_latency_counts[bucket];
     if (latency_ns > _latency_max_ns[bucket]) _latency_max_ns[bucket] = latency_ns;

@@ -33,7 +33,8 @@ class timeline {
     void start(uint64_t origin_ns);
     bool started() const { return _origin_ns != 0; }
 
-    // Hot path: one division and two increments, no allocation.
+    // Hot path: a bucket index and three stores, no allocation (and no division while `now_ns`
+    // stays in the bucket of the previous call).
     void record_latency(uint64_t now_ns, uint64_t latency_ns);
     // Attributes what the counters gained since the previous call to the bucket holding now_ns.
     void record_counters(uint64_t now_ns, const timeline_counters& totals);
@@ -63,6 +64,10 @@ class timeline {
 
     uint64_t _origin_ns = 0;
     uint64_t _bucket_ns = second_ns;
+    // The bucket of the last record_latency() and the times it spans: [_cursor_from_ns,
+    // _cursor_to_ns). Empty until the first call after start().
+    uint32_t _cursor = 0;
+    uint64_t _cursor_from_ns = 1, _cursor_to_ns = 0;
     std::vector<uint32_t> _latency;  // [bucket * latency_bucket_count + index]
     std::vector<uint64_t> _latency_counts, _latency_max_ns;
     std::vector<timeline_counters> _counters;

@@ -99,6 +99,30 @@ TEST(Timeline, StragglersAfterTheSpanCountInTheLastBucket) {
     EXPECT_EQ(t.latency_count(2), 1u);
 }
 
+TEST(Timeline, BucketCursorFollowsTimeBothWays) {
+    timeline t;
+    t.reset(3 * s);
+    t.start(origin);
+    t.record_latency(origin + s / 2, 1000);
+    t.record_latency(origin + s - 1, 1000);  // still the first bucket
+    t.record_latency(origin + s, 1000);      // the second starts here
+    t.record_latency(origin + s / 3, 1000);  // back in the first
+    t.record_latency(origin - 1, 1000);      // before time zero: not counted
+    t.record_latency(origin + 100 * s, 1000);
+    t.record_latency(origin + 200 * s, 1000);  // the last bucket takes everything after it
+    EXPECT_EQ(t.latency_count(0), 3u);
+    EXPECT_EQ(t.latency_count(1), 1u);
+    EXPECT_EQ(t.latency_count(2), 2u);
+    t.start(origin + 10 * s);  // a new time zero forgets the cursor
+    t.record_latency(origin + s / 2, 1000);
+    EXPECT_EQ(t.latency_count(0), 3u);
+    t.reset(3 * s);
+    t.start(origin);
+    t.record_latency(origin + 2 * s, 1000);
+    EXPECT_EQ(t.latency_count(2), 1u);
+    EXPECT_EQ(t.latency_count(0), 0u);
+}
+
 TEST(Timeline, LongRunsWidenBucketsInsteadOfGrowing) {
     timeline t;
     t.reset(3600 * s);
