@@ -39,7 +39,7 @@ UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
 .PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize \
-  fuzz bench bench-cluster soak check-includes format clean
+  fuzz bench bench-ladder bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
 
@@ -88,7 +88,7 @@ $(BENCH_TOOL): $(BENCH_TOOL_OBJS) $(BUILD)/libchorus.a
 $(UNIT_TESTS): $(TEST_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(TEST_LIBS) -o $@
 
-$(MICRO_BENCH): $(MICRO_OBJS) $(BUILD)/libchorus.a
+$(MICRO_BENCH): $(MICRO_OBJS) $(BENCH_LIB_OBJS) $(BUILD)/libchorus.a
 	$(CXX) $(LDFLAGS) $^ $(LIBS) $(BENCH_LIBS) -o $@
 
 run: build-deps
@@ -118,9 +118,10 @@ client-js: $(addprefix clients/js/,$(CLIENT_JS))
 $(addprefix clients/js/,$(CLIENT_JS)) &: $(addprefix web/,$(CLIENT_JS)) clients/js/build.mjs
 	node clients/js/build.mjs
 
-test-web: $(CHORUSD) client-js
+test-web: $(CHORUSD) $(BENCH_TOOL) client-js
 	@if [ -f tests/web/package.json ]; then \
-	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) node --test --test-concurrency=1; fi
+	  cd tests/web && CHORUSD=$(abspath $(CHORUSD)) CHORUS_BENCH=$(abspath $(BENCH_TOOL)) \
+	  node --test --test-concurrency=1; fi
 
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).
@@ -178,6 +179,13 @@ fuzz: deps $(FUZZ_BINS)
 
 bench: deps $(CHORUSD) $(BENCH_TOOL) $(MICRO_BENCH)
 	bash bench/run_bench.sh $(BENCH_ARGS)
+
+# The paced ladder: rooms of 50 (2 speakers, 50 frames/s, 120 B) at 10..120 rooms, one chorusd
+# per step on CPU 0, the bench on CPU 1; one page, $(BUILD)/ladder.html (bench/ladder.sh).
+# LADDER_ROOMS=10,20 LADDER_DURATION=10s LADDER_ARGS=(bench flags) SERVER_ARGS=(chorusd flags)
+bench-ladder: $(CHORUSD) $(BENCH_TOOL)
+	BUILD=$(BUILD) LADDER_ROOMS="$(LADDER_ROOMS)" LADDER_DURATION="$(LADDER_DURATION)" \
+	  LADDER_ARGS="$(LADDER_ARGS)" SERVER_ARGS="$(SERVER_ARGS)" bash bench/ladder.sh
 
 # One node against two nodes sharing one Redis, each room's members split across both.
 bench-cluster: deps $(CHORUSD) $(BENCH_TOOL)

@@ -15,7 +15,7 @@ launch_chorusd() {
         "$@" --listen "127.0.0.1:$server_port" 2>"$log" &
         server_pid=$!
         for _ in $(seq 200); do
-            grep -q 'ready on' "$log" && return 0
+            grep -qs 'ready on' "$log" && return 0
             kill -0 "$server_pid" 2>/dev/null || break
             sleep 0.05
         done

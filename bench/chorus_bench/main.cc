@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/chorus_bench/html_report.h"
 #include "bench/chorus_bench/http_client.h"
+#include "bench/chorus_bench/ladder_report.h"
 #include "bench/chorus_bench/options.h"
 #include "bench/chorus_bench/report.h"
 #include "bench/chorus_bench/server_probe.h"
@@ -28,6 +30,9 @@ namespace {
 constexpr uint64_t ms_ns = 1'000'000;
 constexpr uint64_t connect_timeout_ns = 30'000 * ms_ns;  // beyond the ramp
 constexpr uint64_t fds_spare = 64;
+constexpr uint64_t timeline_spare_ns = 1000 * ms_ns;  // beyond duration and drain
+
+double own_cpu_seconds();
 
 struct bench_run {
     explicit bench_run(const options& opts) : o(opts) {}
@@ -37,12 +42,28 @@ struct bench_run {
     uint64_t start_ns = 0;
     uint64_t last_progress_ns = 0;
     bool terminal = ::isatty(STDERR_FILENO) == 1;
+    // CPU over time for the report: a sample every cpu_interval_ns from cpu_origin_ns (sending
+    // starts) until sampling stops (origin back to 0). At most one per timeline bucket.
+    std::vector<cpu_sample> cpu;
+    uint64_t cpu_origin_ns = 0, cpu_interval_ns = 1000 * ms_ns, next_cpu_ns = 0;
 
     template <typename F>
     uint64_t sum(F field) const {
         uint64_t total = 0;
         for (const auto& s : stats) total += field(*s).load(std::memory_order_relaxed);
         return total;
+    }
+
+    void sample_cpu(uint64_t now) {
+        if (cpu_origin_ns == 0 || now < next_cpu_ns ||
+            cpu.size() > timeline::time_bucket_count_max + 2)
+            return;
+        next_cpu_ns = now + cpu_interval_ns;
+        cpu_sample sample;
+        sample.seconds = static_cast<double>(now - cpu_origin_ns) / 1e9;
+        sample.bench_cpu_seconds = own_cpu_seconds();
+        if (o.server_pid) sample.server_cpu_seconds = sample_process(o.server_pid).cpu_seconds;
+        cpu.push_back(sample);
     }
 
     void progress(uint64_t now, bool force = false) {
@@ -82,6 +103,7 @@ struct bench_run {
     void wait(uint64_t until_ns, F done) {
         for (;;) {
             uint64_t now = base::monotonic_ns();
+            sample_cpu(now);
             progress(now);
             if (now >= until_ns || done()) return;
             std::this_thread::sleep_for(
@@ -143,6 +165,10 @@ void orchestrate(bench_run& run, report& r) {
     run.control.phase.store(static_cast<int>(run_phase::running));
     run.wait(send_start, [] { return false; });
     double bench_cpu_start = own_cpu_seconds();
+    run.cpu_origin_ns = send_start;
+    run.cpu_interval_ns = run.stats.front()->series.bucket_ns();
+    run.next_cpu_ns = send_start;
+    run.sample_cpu(base::monotonic_ns());
     if (o.scenario == scenario_kind::idle && o.server_pid) {
         window_start = sample_process(o.server_pid);  // every connection settled in
     }
@@ -162,6 +188,9 @@ void orchestrate(bench_run& run, report& r) {
     for (const auto& s : run.stats) end_ns = std::max<uint64_t>(end_ns, s->last_receive_ns.load());
     r.window_seconds = static_cast<double>(end_ns - send_start) / 1e9;
     r.bench_cpu_seconds = own_cpu_seconds() - bench_cpu_start;
+    run.next_cpu_ns = 0;
+    run.sample_cpu(base::monotonic_ns());  // the end of the window
+    run.cpu_origin_ns = 0;
     process_sample after = o.server_pid ? sample_process(o.server_pid) : process_sample{};
     std::string metrics_after;
     if (!metrics_before.empty() && http_get(o.server_metrics_url, 3000, &metrics_after, &error)) {
@@ -186,9 +215,16 @@ void orchestrate(bench_run& run, report& r) {
     if (run.terminal && !o.quiet) std::fputc('\n', stderr);
 }
 
-void merge(const bench_run& run, report& r) {
-    auto latency = std::make_unique<base::histogram>();
+// The workers' latency histograms and timelines, merged (what the HTML report draws).
+struct merged_trace {
+    std::unique_ptr<base::histogram> latency = std::make_unique<base::histogram>();
+    timeline series;
+};
+
+void merge(const bench_run& run, report& r, merged_trace& trace) {
+    base::histogram* latency = trace.latency.get();
     auto handshake = std::make_unique<base::histogram>();
+    trace.series = run.stats.front()->series;
     for (const auto& s : run.stats) {
         r.joined += s->joined.load();
         r.failed += s->failed.load();
@@ -206,6 +242,7 @@ void merge(const bench_run& run, report& r) {
         r.resume_failures += s->resume_failures.load();
         r.seq_gaps += s->seq_gaps.load();
         latency->merge(s->latency);
+        if (s != run.stats.front()) trace.series.merge(s->series);
         handshake->merge(s->handshake);
         if (r.first_error.empty()) r.first_error = s->setup_error;
         if (r.first_error.empty()) r.first_error = s->first_error;
@@ -225,6 +262,7 @@ void merge(const bench_run& run, report& r) {
 
 int main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
+    if (!args.empty() && args[0] == "ladder-report") return ladder_report_main(args);
     options o;
     std::string error;
     bool help = false;
@@ -238,7 +276,10 @@ int main(int argc, char** argv) {
     }
     ::signal(SIGPIPE, SIG_IGN);
     bench_run run(o);
-    for (uint32_t t = 0; t < o.threads; ++t) run.stats.push_back(std::make_unique<worker_stats>());
+    for (uint32_t t = 0; t < o.threads; ++t) {
+        run.stats.push_back(std::make_unique<worker_stats>());
+        run.stats.back()->series.reset((o.duration_ms + o.drain_ms) * ms_ns + timeline_spare_ns);
+    }
     run.start_ns = base::monotonic_ns();
     run.control.ramp_start_ns = run.start_ns;
     std::vector<std::thread> threads;
@@ -254,15 +295,32 @@ int main(int argc, char** argv) {
     r.threads = o.threads;
     r.connections = o.total_connections();
     r.max_loss = o.max_loss;
+    r.rooms = o.rooms;
+    r.members = o.members;
+    r.speakers = o.speakers;
+    r.rate = o.rate;
+    r.payload_bytes = o.payload_bytes;
+    r.duration_seconds = static_cast<double>(o.duration_ms) / 1e3;
+    r.command = "chorus-bench";
+    for (const std::string& arg : args) r.command += " " + arg;
     orchestrate(run, r);
     for (std::thread& t : threads) t.join();
-    merge(run, r);
+    merged_trace merged;
+    merge(run, r, merged);
     judge(r);
     print_table(stdout, r);
     std::fflush(stdout);
     if (!o.json_path.empty() && !write_json(o.json_path, r, &error)) {
         std::fprintf(stderr, "chorus-bench: %s\n", error.c_str());
         return 2;
+    }
+    if (!o.report_path.empty()) {
+        run_trace trace{&merged.series, merged.latency.get(), run.cpu, o.server_pid != 0,
+                        utc_now_text()};
+        if (!write_text_file(o.report_path, html_report(r, trace), &error)) {
+            std::fprintf(stderr, "chorus-bench: %s\n", error.c_str());
+            return 2;
+        }
     }
     return r.passed ? 0 : 1;
 }

@@ -131,6 +131,9 @@ bool apply(options& o, const std::string& name, const std::string& value, std::s
         ok = parse_double(value, 0, 1, &o.max_loss);
     } else if (name == "json") {
         o.json_path = value;
+    } else if (name == "report") {
+        o.report_path = value;
+        ok = !value.empty();
     } else if (name == "server-pid") {
         uint32_t pid = 0;
         ok = parse_u32(value, 1, 1u << 30, &pid);
@@ -299,6 +302,8 @@ bool parse_options(const std::vector<std::string>& args, options* out, std::stri
 
 const char* usage_text() {
     return "usage: chorus-bench SCENARIO --url ws[s]://HOST:PORT [flags]\n"
+           "       chorus-bench ladder-report STEP.json... --report FILE.html [--title TEXT]\n"
+           "       (one page for a load ladder: each step's --json against its rooms)\n"
            "scenarios:\n"
            "  rooms   paced voice rooms: --rooms R --members M --speakers S --rate 50 --payload "
            "120\n"
@@ -318,6 +323,8 @@ const char* usage_text() {
            "                         each room joins server i mod (1 + extra servers)\n"
            "  --max-loss 0           exit 1 when loss or reorders exceed this fraction\n"
            "  --json FILE            results as JSON\n"
+           "  --report FILE.html     one self-contained page: latency over time, distribution,\n"
+           "                         deliveries/s, loss, CPU, server stages\n"
            "  --server-pid P         server CPU seconds (/proc/P/stat) and peak RSS (VmHWM)\n"
            "  --server-metrics URL   http://HOST:PORT/metrics: server-side latency breakdown\n"
            "  --spread-sources yes|no  --run-id ID (room-name prefix)  --quiet yes\n";

@@ -60,6 +60,7 @@ struct options {
     uint64_t drain_ms = 3'000;  // after the last send, how long to wait for stragglers
     double max_loss = 0;        // fraction; exit 1 beyond (loss or reorders)
     std::string json_path;
+    std::string report_path;  // --report: the HTML report
     int server_pid = 0;
     std::string server_metrics_url;
     std::string run_id;  // room-name prefix; default derived from the pid

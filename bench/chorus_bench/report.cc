@@ -3,6 +3,7 @@
 #include "bench/chorus_bench/report.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 namespace chorus::bench {
@@ -33,13 +34,27 @@ std::string latency_line(const latency_summary& s) {
     return buffer;
 }
 
+// A stage quantile in microseconds; past the last finite bucket it is "over" that bound.
+std::string stage_quantile(const prom_histogram& h, double q) {
+    double seconds = h.quantile(q);
+    if (std::isfinite(seconds)) return format("<= %.0f", seconds * 1e6);
+    double last = h.bounds.size() >= 2 ? h.bounds[h.bounds.size() - 2] : 0;
+    return format("> %.0f", last * 1e6);
+}
+
 std::string stage_line(const prom_histogram& h) {
     if (h.count == 0) return "no samples";
     char buffer[160];
-    std::snprintf(buffer, sizeof(buffer), "mean %.1f us  p50 <= %.0f  p99 <= %.0f us  (%llu)",
-                  h.sum / static_cast<double>(h.count) * 1e6, h.quantile(0.5) * 1e6,
-                  h.quantile(0.99) * 1e6, static_cast<unsigned long long>(h.count));
+    std::snprintf(buffer, sizeof(buffer), "mean %.1f us  p50 %s  p99 %s us  (%llu)",
+                  h.sum / static_cast<double>(h.count) * 1e6, stage_quantile(h, 0.5).c_str(),
+                  stage_quantile(h, 0.99).c_str(), static_cast<unsigned long long>(h.count));
     return buffer;
+}
+
+// JSON has no NaN or infinity: a value that is not finite (a quantile past the last bucket) is
+// written as null.
+std::string json_double(const char* pattern, double value) {
+    return std::isfinite(value) ? format(pattern, value) : "null";
 }
 
 void json_latency(std::string& out, const char* key, const latency_summary& s) {
@@ -53,9 +68,7 @@ void json_latency(std::string& out, const char* key, const latency_summary& s) {
 }
 
 void json_number(std::string& out, const char* key, double value, const char* indent = "  ") {
-    char buffer[128];
-    std::snprintf(buffer, sizeof(buffer), "%s\"%s\": %.6g,\n", indent, key, value);
-    out += buffer;
+    out += std::string(indent) + "\"" + key + "\": " + json_double("%.6g", value) + ",\n";
 }
 
 void json_count(std::string& out, const char* key, uint64_t value, const char* indent = "  ") {
@@ -78,14 +91,11 @@ void json_text(std::string& out, const char* key, const std::string& value) {
 }
 
 void json_stage(std::string& out, const char* key, const prom_histogram& h) {
-    char buffer[256];
     double mean = h.count ? h.sum / static_cast<double>(h.count) * 1e6 : 0;
-    std::snprintf(buffer, sizeof(buffer),
-                  "    \"%s\": {\"count\": %llu, \"mean_us\": %.2f, \"p50_us\": %.1f, "
-                  "\"p99_us\": %.1f},\n",
-                  key, static_cast<unsigned long long>(h.count), mean, h.quantile(0.5) * 1e6,
-                  h.quantile(0.99) * 1e6);
-    out += buffer;
+    out += std::string("    \"") + key + "\": {\"count\": " + std::to_string(h.count) +
+           ", \"mean_us\": " + json_double("%.2f", mean) +
+           ", \"p50_us\": " + json_double("%.1f", h.quantile(0.5) * 1e6) +
+           ", \"p99_us\": " + json_double("%.1f", h.quantile(0.99) * 1e6) + "},\n";
 }
 
 }  // namespace
@@ -188,6 +198,16 @@ bool write_json(const std::string& path, const report& r, std::string* error) {
     json_text(out, "backend", r.backend);
     json_count(out, "threads", r.threads);
     json_count(out, "connections", r.connections);
+    out += "  \"load\": {\n";
+    json_count(out, "rooms", r.rooms, "    ");
+    json_count(out, "members", r.members, "    ");
+    json_count(out, "speakers", r.speakers, "    ");
+    json_number(out, "rate", r.rate, "    ");
+    json_count(out, "payload_bytes", r.payload_bytes, "    ");
+    json_number(out, "duration_seconds", r.duration_seconds, "    ");
+    out.resize(out.size() - 2);
+    out += "\n  },\n";
+    json_text(out, "command", r.command);
     json_count(out, "joined", r.joined);
     json_count(out, "failed", r.failed);
     json_count(out, "closed_early", r.closed_early);

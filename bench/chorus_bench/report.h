@@ -22,6 +22,10 @@ struct report {
     std::string scenario, protocol, backend;
     uint32_t threads = 1;
     uint64_t connections = 0;  // asked for
+    // The load asked for (a ladder report plots against it) and the command line.
+    uint32_t rooms = 0, members = 0, speakers = 0, payload_bytes = 0;
+    double rate = 0, duration_seconds = 0;
+    std::string command;
     uint64_t joined = 0, failed = 0, closed_early = 0, errors = 0;
     uint64_t sent = 0, expected = 0, received = 0, reorders = 0, gaps = 0;
     uint64_t control_expected = 0, control_received = 0;

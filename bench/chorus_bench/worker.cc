@@ -22,6 +22,7 @@ namespace {
 constexpr uint32_t handshakes_in_flight_max = 1000;  // per thread: stays under listen backlogs
 constexpr uint64_t close_wait_ns = 2'000'000'000;
 constexpr uint64_t publish_interval_ns = 100'000'000;
+constexpr uint64_t series_interval_ns = 20'000'000;  // a 2% blur on per-second counts
 
 }  // namespace
 
@@ -449,7 +450,9 @@ void worker::check_connect_done(uint64_t now) {
 void worker::before_sleep() {
     uint64_t now = base::monotonic_ns();
     int phase = _control->phase.load(std::memory_order_acquire);
+    if (!_closing && now - _last_series_ns >= series_interval_ns) record_series(now);
     if (phase == static_cast<int>(run_phase::closing) && !_closing) {
+        record_series(now);
         _closing = true;
         _closing_since_ns = now;
         close_all();

@@ -13,6 +13,7 @@
 #include "bench/chorus_bench/options.h"
 #include "bench/chorus_bench/pacer.h"
 #include "bench/chorus_bench/payload.h"
+#include "bench/chorus_bench/timeline.h"
 #include "core/base/histogram.h"
 #include "net/loop.h"
 #include "net/tls/tls_loop.h"
@@ -49,6 +50,7 @@ struct worker_stats {
 
     base::histogram latency;    // end-to-end ns (audio, echo)
     base::histogram handshake;  // connect() to 101 (idle, rooms) or to welcome (churn), ns
+    timeline series;            // sized by main before the thread starts
     std::string first_error;
     std::string setup_error;  // the loop could not be created
     std::string backend;
@@ -132,6 +134,8 @@ class worker final : public net::loop_handler {
     void close_all();
     void note_error(const std::string& what);
     void publish_progress();
+    void record_latency(uint64_t now, uint64_t send_ns);
+    void record_series(uint64_t now);
     void check_connect_done(uint64_t now);
 
     // worker_traffic.cc: what flows once connections are open
@@ -182,6 +186,7 @@ class worker final : public net::loop_handler {
     bool _sending_done = false;  // published with _stats->sending_done
     uint64_t _closing_since_ns = 0;
     uint64_t _last_publish_ns = 0;
+    uint64_t _last_series_ns = 0;
     pacer _churn_pace;
     uint32_t _churn_turn = 0;
 };

@@ -94,6 +94,7 @@ void worker::send_text(uint32_t index, const std::string& json) {
 
 void worker::start_senders(uint64_t start_ns) {
     _senders_started = true;
+    _stats->series.start(start_ns);
     double rate = _options.rate;
     for (size_t i = 0; i < _speakers.size(); ++i) {
         uint64_t offset = pacer::stagger_ns(rate, i, _speakers.size());
@@ -205,7 +206,7 @@ void worker::on_binary(uint32_t index, std::span<const uint8_t> payload, uint64_
         _hot.gaps += skipped;
         ++_hot.received;
         --_hot.echo_in_flight;
-        if (now > stamp.send_ns) _stats->latency.record(now - stamp.send_ns);
+        record_latency(now, stamp.send_ns);
         int phase = _control->phase.load(std::memory_order_relaxed);
         if (phase == static_cast<int>(run_phase::running) &&
             now < _control->send_stop_ns.load(std::memory_order_relaxed))
@@ -240,7 +241,7 @@ void worker::on_binary(uint32_t index, std::span<const uint8_t> payload, uint64_
     if (check.observe(stamp.seq, &skipped) == sequence_check::verdict::reordered) ++_hot.reorders;
     _hot.gaps += skipped;
     ++_hot.received;
-    if (now > stamp.send_ns) _stats->latency.record(now - stamp.send_ns);
+    record_latency(now, stamp.send_ns);
     if (c.member + 1 == room.members) {  // the room's probe paces flood senders
         client_conn& speaker = _conns[room.first_conn + stamp.speaker];
         if (stamp.seq + 1 > speaker.probe_seen) speaker.probe_seen = stamp.seq + 1;
@@ -358,6 +359,21 @@ void worker::churn_step(uint64_t now) {
             _loop->close(c.handle, net::close_mode::graceful);
         }
     }
+}
+
+void worker::record_latency(uint64_t now, uint64_t send_ns) {
+    if (now <= send_ns) return;
+    _stats->latency.record(now - send_ns);
+    _stats->series.record_latency(now, now - send_ns);
+}
+
+// The counters' gains since the last call go to the timeline bucket of `now`: called every
+// series_interval_ns and when sending stops, so a bucket is off by at most one interval.
+void worker::record_series(uint64_t now) {
+    _last_series_ns = now;
+    _stats->series.record_counters(
+        now, timeline_counters{_hot.sent, _hot.expected + _hot.control_expected,
+                               _hot.received + _hot.control_received, _hot.gaps});
 }
 
 void worker::publish_progress() {

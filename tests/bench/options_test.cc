@@ -83,6 +83,16 @@ TEST(BenchOptions, RefusesBadInput) {
     EXPECT_FALSE(parse({"rooms", "--url-template", "ws://h:1/fixed"}, &o, &error));
 }
 
+TEST(BenchOptions, ReportPath) {
+    options o;
+    std::string error;
+    ASSERT_TRUE(parse({"rooms", "--report", "out.html", "--json=out.json"}, &o, &error)) << error;
+    EXPECT_EQ(o.report_path, "out.html");
+    EXPECT_EQ(o.json_path, "out.json");
+    EXPECT_FALSE(parse({"rooms", "--report="}, &o, &error));
+    EXPECT_NE(error.find("--report"), std::string::npos);
+}
+
 TEST(BenchOptions, RawProtocolWithTemplateAndSelfEcho) {
     options o;
     std::string error;
