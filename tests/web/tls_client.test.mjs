@@ -121,6 +121,30 @@ describe('wss:// with a test CA', { timeout: 30000 }, () => {
       b.close();
     });
 
+  test('closes the server starts reach the client through TLS: 4009 replaced, 1001 on drain',
+    async () => {
+      const room = freshRoom();
+      const old = client({ room, name: 'Twin' });
+      await withTimeout(old.connect(), 10000, 'the first connection');
+      const closed = old.once('close', () => true, 5000);
+      const again = client({ room, user: old.user, name: 'Twin' });
+      await withTimeout(again.connect(), 10000, 'the replacing connection');
+      const info = await closed;
+      assert.deepEqual([info.code, info.reason], [4009, 'replaced']);
+      again.close();
+
+      // A second server, so that its SIGTERM drain can be watched from a connected client.
+      const draining = await startTlsServer(pki);
+      const a = makeClient(draining, { url: draining.wss, WebSocket: SecureWebSocket,
+        room: freshRoom(), reconnect: { baseMs: 50, maxMs: 100 } });
+      clients.push(a);
+      await withTimeout(a.connect(), 10000, 'welcome from the draining server');
+      const reconnecting = a.once('state', (st) => st.state === 'reconnecting', 10000);
+      assert.equal(await draining.stop(), 0, draining.stderr());
+      assert.equal((await reconnecting).code, 1001);
+      a.close();
+    });
+
   test('a client that does not trust the test CA is refused before the upgrade', async () => {
     // Node's default trust store: the test CA is not in it, so the handshake must fail (proving
     // the clients above really verified the certificate).
