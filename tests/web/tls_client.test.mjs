@@ -1,8 +1,9 @@
 // ChorusClient (web/chorus.js) over wss:// against chorusd's own TLS listener (--tls-listen): a
 // test CA made here signs the server's certificate and each client trusts that CA only, so the
 // certificate and host name are checked as a browser would. Joining, chat and audio between two
-// wss clients and a plain ws one in the same room, a dropped TLS connection resuming, and a client
-// that does not trust the CA refused before any upgrade.
+// wss clients and a plain ws one in the same room, a dropped TLS connection resuming, closes the
+// server starts (replaced, drain) arriving through TLS, and a client that does not trust the CA
+// refused before any upgrade.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
