@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -438,3 +439,50 @@ class Reader(threading.Thread):
         self.join(T(5))
         if self.error is not None:
             raise self.error
+
+
+# ---- TLS ----------------------------------------------------------------------------------
+def make_test_pki(directory, names=("server",)):
+    """A test CA (ca.pem, ca.key) in `directory` (a pathlib.Path) and, for each name, a server
+    certificate it signs for 127.0.0.1 and localhost (<name>.pem, <name>.key): openssl CLI."""
+
+    def openssl(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", str(directory / "ca.key"),
+            "-out", str(directory / "ca.pem"), "-days", "2", "-subj", "/CN=chorus test CA")
+    (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name in names:
+        openssl("req", *ec, "-keyout", str(directory / f"{name}.key"),
+                "-out", str(directory / f"{name}.csr"), "-subj", f"/CN=chorus {name}")
+        openssl("x509", "-req", "-in", str(directory / f"{name}.csr"),
+                "-CA", str(directory / "ca.pem"), "-CAkey", str(directory / "ca.key"),
+                "-CAcreateserial", "-days", "2", "-extfile", str(directory / "ext.cnf"),
+                "-out", str(directory / f"{name}.pem"))
+    return directory
+
+
+def start_tls_server(start, pki, *flags, name="server"):
+    """start(*flags) (a chorusd fixture) with a TLS listener on a free port beside the plain
+    one, serving pki/<name>.pem; the server gains .tls_port and .tls_context (a client context
+    that trusts the test CA and checks the certificate)."""
+    for attempt in range(3):
+        port = free_port()
+        try:
+            server = start("--tls-listen", f"127.0.0.1:{port}",
+                           "--tls-cert", str(pki / f"{name}.pem"),
+                           "--tls-key", str(pki / f"{name}.key"), *flags)
+        except AssertionError as e:
+            if attempt == 2 or "in use" not in str(e).lower():
+                raise
+            continue  # lost the TLS port to another process: try another
+        server.tls_port = port
+        server.tls_context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        return server
+
+
+def tls_socket(server):
+    """A TLS connection to the server's TLS listener, handshake done and certificate checked."""
+    raw = socket.create_connection(("127.0.0.1", server.tls_port), timeout=T(10))
+    return server.tls_context.wrap_socket(raw, server_hostname="127.0.0.1")

@@ -1,28 +1,39 @@
 """RFC 6455 conformance of chorusd's framing layer, through the echo endpoint (--echo-endpoint,
 GET /v1/echo): message kinds and sizes, fragmentation, ping/pong, the close handshake, and the
-close code for every kind of protocol error.
+close code for every kind of protocol error. Every test runs on both transports: plain ws and
+wss from chorusd's own TLS listener (a test CA made here), where frames and UTF-8 sequences are
+cut across TLS records and a 16 MiB message spans about a thousand of them.
 """
 
 import struct
-import threading
 
 import pytest
 
-from harness import T, check_refusal
+from harness import T, check_refusal, make_test_pki, start_tls_server, tls_socket
 from wsclient import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT, ConnectionLost,
                       close_payload, encode_frame, mask_payload)
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def server(chorusd_module):
-    return chorusd_module("--echo-endpoint")
+@pytest.fixture(scope="module", params=["ws", "wss"])
+def server(request, chorusd_module, tmp_path_factory):
+    if request.param == "ws":
+        return chorusd_module("--echo-endpoint")
+    pki = make_test_pki(tmp_path_factory.mktemp("pki"))
+    return start_tls_server(chorusd_module, pki, "--echo-endpoint")
+
+
+def open_echo(server):
+    """The echo endpoint over the server's transport (wss when it has a TLS listener)."""
+    if getattr(server, "tls_port", None) is None:
+        return server.ws("/v1/echo")
+    return server.ws("/v1/echo", sock=tls_socket(server))
 
 
 @pytest.fixture
 def echo(server):
-    return server.ws("/v1/echo")
+    return open_echo(server)
 
 
 def test_text_echo(echo):
@@ -68,6 +79,28 @@ def test_utf8_character_split_across_fragments(echo):
     echo.send_frame(OP_TEXT, data[:1], fin=False)
     echo.send_frame(OP_CONT, data[1:], fin=True)
     assert echo.recv_msg() == ("text", "€uro")
+
+
+def test_a_frame_one_byte_per_write(echo):
+    # Over wss each write is a TLS record of its own: the frame and its characters arrive cut
+    # at every byte, with a ping cut the same way between two fragments.
+    text = "größe ✓ 🎤"
+    data = text.encode()
+    for frame in (encode_frame(OP_TEXT, data[:5], fin=False), encode_frame(OP_PING, b"mid"),
+                  encode_frame(OP_CONT, data[5:], fin=True)):
+        for i in range(len(frame)):
+            echo.send_raw(frame[i : i + 1])
+    got = [echo.recv(), echo.recv()]
+    assert sorted(got) == [("pong", b"mid"), ("text", text)], got
+
+
+def test_many_messages_in_one_write(echo):
+    # About 1 MiB of 200 frames in one write: over wss, records end inside frames and headers,
+    # and the echoes come back coalesced.
+    sizes = [1 + i * 50 for i in range(200)]
+    echo.send_raw(b"".join(encode_frame(OP_BINARY, bytes([i]) * n) for i, n in enumerate(sizes)))
+    for i, n in enumerate(sizes):
+        assert echo.recv_msg() == ("binary", bytes([i]) * n), f"message {i}"
 
 
 def test_64k_message(echo):
@@ -246,46 +279,32 @@ def test_close_reason_invalid_utf8(echo):
 
 def test_message_over_16mib_is_1009(echo):
     size = 16 * MIB + 1
-    key = b"\x00\x00\x00\x00"  # a zero key keeps the masked payload cheap to produce
-
-    def send_payload():
-        try:
-            echo.sock.sendall(b"\x00" * size)
-        except OSError:
-            pass  # the server may close as soon as it has read the header
-
-    echo.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size) + key)
-    sender = threading.Thread(target=send_payload, daemon=True)
-    sender.start()
+    key = b"\x00\x00\x00\x00"
+    # The header alone decides: the close must come while nearly all the payload is unsent.
+    echo.send_raw(bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size) + key + b"\x00" * 1000)
     try:
         echo.expect_close(1009, skip_data=False, timeout=T(20))
     except ConnectionLost:
         pytest.fail("connection reset without a 1009 close frame")
-    sender.join(T(10))
 
 
 def test_fragmented_message_over_16mib_is_1009(echo):
+    # The server reads both 8 MiB fragments (they fit the limit exactly), so plain sends finish.
     chunk = b"\x00" * (8 * MIB)
-
-    def send_all():
-        try:
-            echo.send_frame(OP_BINARY, chunk, fin=False)
-            echo.send_frame(OP_CONT, chunk, fin=False)
-            echo.send_frame(OP_CONT, b"\x00", fin=True)
-        except OSError:
-            pass
-
-    sender = threading.Thread(target=send_all, daemon=True)
-    sender.start()
+    echo.send_frame(OP_BINARY, chunk, fin=False)
+    echo.send_frame(OP_CONT, chunk, fin=False)
+    try:
+        echo.send_frame(OP_CONT, b"\x00", fin=True)
+    except OSError:
+        pass  # the server may close as soon as it has read this frame's header
     echo.expect_close(1009, skip_data=False, timeout=T(20))
-    sender.join(T(10))
 
 
 def test_echo_keeps_working_after_errors_on_other_connections(server):
-    bad = server.ws("/v1/echo")
+    bad = open_echo(server)
     bad.send_frame(OP_TEXT, b"x", mask=False)
     bad.expect_close(1002, skip_data=False)
-    good = server.ws("/v1/echo")
+    good = open_echo(server)
     good.send_text("ok")
     assert good.recv_msg() == ("text", "ok")
 

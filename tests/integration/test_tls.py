@@ -19,30 +19,14 @@ import warnings
 import pytest
 
 import wsclient
-from harness import (CHORUS_BENCH, CHORUSD, T, audio, free_port, metric, room_path, uniq,
-                     wait_until, welcome_of)
-
-
-def run_openssl(*args):
-    subprocess.run(["openssl", *args], check=True, capture_output=True)
+from harness import (CHORUS_BENCH, CHORUSD, T, audio, free_port, make_test_pki, metric,
+                     room_path, uniq, wait_until, welcome_of)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     """A test CA and two server certificates it signs (for reload), for 127.0.0.1/localhost."""
-    d = tmp_path_factory.mktemp("pki")
-    run_openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                "-keyout", str(d / "ca.key"), "-out", str(d / "ca.pem"), "-days", "2",
-                "-subj", "/CN=chorus test CA")
-    for name in ("one", "two"):
-        run_openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                    "-keyout", str(d / f"{name}.key"), "-out", str(d / f"{name}.csr"),
-                    "-subj", f"/CN=chorus {name}")
-        (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        run_openssl("x509", "-req", "-in", str(d / f"{name}.csr"), "-CA", str(d / "ca.pem"),
-                    "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
-                    "-extfile", str(d / "ext.cnf"), "-out", str(d / f"{name}.pem"))
-    return d
+    return make_test_pki(tmp_path_factory.mktemp("pki"), ("one", "two"))
 
 
 def client_context(pki=None, alpn=("http/1.1",)):

@@ -2,8 +2,11 @@
 // readiness line, stop it with SIGTERM, and make ChorusClients that use the `ws` package.
 // Everything waits on events with deadlines; nothing sleeps a fixed time to "let things settle".
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import WebSocket from 'ws';
@@ -168,4 +171,62 @@ export function withTimeout(promise, ms, what) {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+// A throwaway test CA and a server certificate it signs, made with the openssl CLI in a fresh
+// temporary folder (remove() deletes it). The leaf names 127.0.0.1, localhost and chorus.test
+// (a name that is not loopback, for the browser's secure-context checks). `spki` is the
+// base64 SHA-256 of the leaf's public key, the form Chromium's
+// --ignore-certificate-errors-spki-list trusts (that key only, not every certificate).
+export function makeTestPki() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-pki-'));
+  const at = (f) => path.join(dir, f);
+  const openssl = (...args) => execFileSync('openssl', args, { stdio: 'pipe' });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl('req', '-x509', ...ec, '-keyout', at('ca.key'), '-out', at('ca.pem'), '-days', '2',
+    '-subj', '/CN=chorus web test CA');
+  openssl('req', ...ec, '-keyout', at('server.key'), '-out', at('server.csr'),
+    '-subj', '/CN=chorus web test server');
+  fs.writeFileSync(at('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:chorus.test\n');
+  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'),
+    '-CAcreateserial', '-days', '2', '-extfile', at('ext.cnf'), '-out', at('server.pem'));
+  const leaf = new crypto.X509Certificate(fs.readFileSync(at('server.pem')));
+  const spkiDer = leaf.publicKey.export({ type: 'spki', format: 'der' });
+  return {
+    dir,
+    caFile: at('ca.pem'),
+    ca: fs.readFileSync(at('ca.pem')),
+    cert: at('server.pem'),
+    key: at('server.key'),
+    spki: crypto.createHash('sha256').update(spkiDer).digest('base64'),
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+// startServer with a TLS listener too (`pki` from makeTestPki): the server gains tlsPort,
+// wss (wss://127.0.0.1:port) and https. A lost race for either port starts over.
+export async function startTlsServer(pki, args = [], opts = {}) {
+  for (let tries = 0; ; tries++) {
+    const tlsPort = await freePort();
+    try {
+      const server = await startServer(['--tls-listen', `127.0.0.1:${tlsPort}`, '--tls-cert',
+        pki.cert, '--tls-key', pki.key, ...args], opts);
+      server.tlsPort = tlsPort;
+      server.wss = `wss://127.0.0.1:${tlsPort}`;
+      server.https = `https://127.0.0.1:${tlsPort}`;
+      return server;
+    } catch (err) {
+      if (tries >= 2 || !/address|bind|in use/i.test(err.message)) throw err;
+    }
+  }
+}
+
+// The `ws` package's WebSocket that trusts `ca` (PEM) for this client only: certificate and
+// host name are verified as a browser would, against the test CA instead of the system's.
+export function webSocketTrusting(ca) {
+  return class extends WebSocket {
+    constructor(url, protocols, options = {}) {
+      super(url, protocols, { ...options, ca });
+    }
+  };
 }
