@@ -38,7 +38,7 @@ BENCH_TOOL := $(BUILD)/chorus-bench
 UNIT_TESTS := $(BUILD)/unit_tests
 MICRO_BENCH := $(BUILD)/micro_bench
 
-.PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize \
+.PHONY: all deps build-deps run cluster-demo client-js test test-unit test-integration test-web test-stress test-sanitize sanitize-build fuzz-build \
   fuzz bench bench-ladder bench-cluster soak check-includes format clean
 
 all: $(CHORUSD) $(BENCH_TOOL) $(UNIT_TESTS) $(MICRO_BENCH)
@@ -126,19 +126,23 @@ test-web: $(CHORUSD) $(BENCH_TOOL) client-js
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).
 STRESS_RUNS ?= 5
+# STRESS_BESIDE="make -j2 sanitize-build fuzz-build": that command is the load instead (CI).
 test-stress: deps $(CHORUSD) $(BENCH_TOOL)
 	STRESS_RUNS=$(STRESS_RUNS) BUILD=$(BUILD) PYTHON=$(PYTHON) bash tools/test_stress.sh
 
-# ASan+UBSan over the unit and integration suites, TSan over the cross-core (ring, shard) tests.
-test-sanitize: deps
+# The sanitizer builds alone (test-sanitize runs them).
+sanitize-build: deps
 	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  build-asan/unit_tests build-asan/chorusd build-asan/chorus-bench
+	$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
+	  build-tsan/unit_tests build-tsan/chorusd
+
+# ASan+UBSan over the unit and integration suites, TSan over the cross-core (ring, shard) tests.
+test-sanitize: sanitize-build
 	ASAN_OPTIONS=detect_leaks=1 build-asan/unit_tests --gtest_brief=1
 	CHORUSD=$(abspath build-asan/chorusd) CHORUS_BENCH=$(abspath build-asan/chorus-bench) \
 	  CHORUS_SANITIZED=1 $(PYTHON) -m pytest -q -x tests/integration
-	$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread" \
-	  build-tsan/unit_tests build-tsan/chorusd
 	TSAN_OPTIONS=halt_on_error=1 build-tsan/unit_tests --gtest_brief=1 \
 	  --gtest_filter='SpscRing*:Loop*:Backends/TlsLoop*'
 	# The cross-core paths of the real server (handoffs, TLS sessions moved with them, rooms
@@ -164,6 +168,8 @@ build-fuzz/obj/web_assets.o: $(BUILD)/gen/web_assets.cc
 
 build-fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB_OBJS)
 	clang++ $(FUZZ_CXXFLAGS) -fsanitize=fuzzer $< $(FUZZ_LIB_OBJS) $(LIBS) -o $@
+
+fuzz-build: deps $(FUZZ_BINS)
 
 # Each target runs for FUZZ_SECONDS over its committed seed corpus; a crash or leak fails.
 fuzz: deps $(FUZZ_BINS)

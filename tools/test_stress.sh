@@ -2,6 +2,8 @@
 # make test-stress: runs the integration suite STRESS_RUNS times while mixed load (CPU, memory,
 # I/O and disk writes from stress-ng) runs beside it, the way a shared CI machine is busy. Every
 # failure is reported with its test name and run; the exit status is non-zero if any run failed.
+# With STRESS_BESIDE set, that command is the load instead (CI: the sanitizer and fuzz builds,
+# a parallel compile in other build folders); it must succeed too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +14,19 @@ python=${PYTHON:-/usr/bin/python3}
 export CHORUSD CHORUS_BENCH
 logs=$(mktemp -d /tmp/chorus-stress.XXXXXX)
 
-command -v stress-ng >/dev/null || { echo "test-stress needs stress-ng (make deps)"; exit 2; }
-# The load outlives no run by much: it is stopped on exit, and its own timeout bounds it anyway.
-stress-ng --cpu 2 --vm 1 --vm-bytes 512M --io 1 --hdd 1 --hdd-bytes 64M \
-  --temp-path "$logs" --timeout "$((runs * 900))s" --quiet &
-load=$!
-trap 'kill $load 2>/dev/null; wait $load 2>/dev/null' EXIT
+if [ -n "${STRESS_BESIDE:-}" ]; then
+    # A make of its own (not the jobserver of the make that runs this script).
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash -c "$STRESS_BESIDE" >"$logs/beside.log" 2>&1 &
+    load=$!
+    trap 'kill $load 2>/dev/null' EXIT
+else
+    command -v stress-ng >/dev/null || { echo "test-stress needs stress-ng (make deps)"; exit 2; }
+    # The load outlives no run by much: it is stopped on exit, and its own timeout bounds it.
+    stress-ng --cpu 2 --vm 1 --vm-bytes 512M --io 1 --hdd 1 --hdd-bytes 64M \
+      --temp-path "$logs" --timeout "$((runs * 900))s" --quiet &
+    load=$!
+    trap 'kill $load 2>/dev/null; wait $load 2>/dev/null' EXIT
+fi
 
 failed_runs=0
 for run in $(seq 1 "$runs"); do
@@ -31,6 +40,16 @@ for run in $(seq 1 "$runs"); do
         grep -E '^(FAILED|ERROR) ' "$logs/run$run.log" | sed "s/^/  run $run: /"
     fi
 done
+
+if [ -n "${STRESS_BESIDE:-}" ]; then
+    echo "runs done; waiting for the load beside them: $STRESS_BESIDE"
+    if ! wait $load; then
+        tail -n 40 "$logs/beside.log"
+        echo "the load beside the runs failed: $STRESS_BESIDE"
+        exit 1
+    fi
+    trap - EXIT
+fi
 
 echo
 echo "stress summary: $runs runs under load, $failed_runs with failures (logs in $logs)"
