@@ -150,6 +150,34 @@ void stop_shards(server_context& context, std::vector<std::unique_ptr<shard>>& s
     for (std::thread& t : threads) t.join();
 }
 
+// Signals are taken by the main thread alone; the loop threads inherit the blocked mask.
+sigset_t block_signals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    return signals;
+}
+
+// Serves SIGHUP (a certificate reload, on this thread: the loops never wait for a file) until
+// SIGINT or SIGTERM, which it returns.
+int wait_for_stop(const sigset_t& signals, const server_config& config, tls_setup& tls) {
+    int received = 0;
+    for (;;) {
+        sigwait(&signals, &received);
+        if (received != SIGHUP) return received;
+        if (config.tls()) {
+            tls.reload(config);
+        } else {
+            std::fprintf(stderr, "chorusd: SIGHUP: nothing to reload (no TLS certificate)\n");
+        }
+        std::fflush(stderr);
+    }
+}
+
 }  // namespace
 
 int run_server(const server_config& given, room_sync_provider& syncs) {
@@ -160,15 +188,7 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     local_ledger_factory ledgers(config.history);
     context.ledgers = &ledgers;
 
-    // Signals are taken by the main thread alone; the loop threads inherit the blocked mask.
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-    signal(SIGPIPE, SIG_IGN);
-
+    sigset_t signals = block_signals();
     tls_setup tls;
     if (config.tls()) {
         std::string error;
@@ -221,17 +241,7 @@ int run_server(const server_config& given, room_sync_provider& syncs) {
     std::fprintf(stderr, "chorusd: ready on %s (threads=%u, io=%s%s)\n", addresses.c_str(), n,
                  config.io == io_choice::uring ? "uring" : "epoll", syncs.describe().c_str());
     std::fflush(stderr);
-    int received = 0;
-    for (;;) {
-        sigwait(&signals, &received);
-        if (received != SIGHUP) break;
-        if (config.tls()) {
-            tls.reload(config);  // on this thread: the loops never wait for a file
-        } else {
-            std::fprintf(stderr, "chorusd: SIGHUP: nothing to reload (no TLS certificate)\n");
-        }
-        std::fflush(stderr);
-    }
+    int received = wait_for_stop(signals, config, tls);
     std::fprintf(stderr, "chorusd: %s received, closing connections\n",
                  received == SIGINT ? "SIGINT" : "SIGTERM");
     stop_shards(context, shards, threads);
