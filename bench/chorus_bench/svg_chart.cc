@@ -99,7 +99,11 @@ std::string axes(const scale& x, const std::vector<double>& x_ticks, value_forma
     for (double tick : x_ticks) {
         double px = x(tick);
         out += line(px, y.pixel_low, px, y.pixel_low + 5, "class=\"axis\"");
-        out += text(px, y.pixel_low + 18, format_value(tick, x_format), "middle");
+        // A label centred on a tick at the right edge would stick out of the chart (measured
+        // fonts run wider than the estimate): it ends at its tick there instead.
+        std::string label = format_value(tick, x_format);
+        double wide = static_cast<double>(label.size()) * char_width;  // twice what centring needs
+        out += text(px, y.pixel_low + 18, label, px + wide > width ? "end" : "middle");
     }
     out += line(x.pixel_low, y.pixel_low, x.pixel_high, y.pixel_low, "class=\"axis\"");
     out += line(x.pixel_low, y.pixel_low, x.pixel_low, y.pixel_high, "class=\"axis\"");

@@ -167,5 +167,21 @@ TEST(SvgChart, BarChartDrawsBarsAndMarkers) {
     EXPECT_EQ(svg_bar_chart(chart), "");
 }
 
+// A latency distribution that reaches 100 ms ends on a tick at the chart's right edge: its label
+// must end there, not be centred half outside the chart (a run on a loaded machine drew it so).
+TEST(SvgChart, TheLastTickLabelStaysInsideTheChart) {
+    bar_chart chart("latency", "latency (log scale)", "share", value_format::microseconds,
+                    value_format::percent);
+    chart.x_log = true;
+    chart.edges = {10, 1000, 10'000, 100'000};
+    chart.heights = {50, 30, 20};
+    std::string svg = svg_bar_chart(chart);
+    std::smatch found;
+    ASSERT_TRUE(std::regex_search(svg, found, std::regex("text-anchor=\"([a-z]+)\">100 ms<")));
+    EXPECT_EQ(found[1], "end");
+    ASSERT_TRUE(std::regex_search(svg, found, std::regex("text-anchor=\"([a-z]+)\">1 ms<")));
+    EXPECT_EQ(found[1], "middle");
+}
+
 }  // namespace
 }  // namespace chorus::bench
