@@ -44,11 +44,7 @@ void admit(const sync_context& context, session& s, room& r, member& m, bool res
     r.flush_held(m);
     r.send_speaking(m);
     if (resumed) return;
-    std::string json = "{\"type\":\"joined\",\"seq\":" + std::to_string(seq) + ",";
-    std::string body;
-    room::append_member(body, m);
-    json += body.substr(1);
-    r.publish_event(seq, json, &m);
+    r.publish_joined(m, seq, &m);
 }
 
 bool resume_here(const sync_context& context, session& s, room& r, join_request& request) {

@@ -177,6 +177,28 @@ void room::publish_event(uint64_t seq, std::string_view json, const member* exce
     _writer.pool().release(frame);
 }
 
+void room::publish_joined(const member& m, uint64_t seq, const member* except) {
+    joined_event event = joined_of(m, seq);
+    std::string json;
+    event.append_json(json);
+    shared_frame* frame = _writer.text_frame(json);
+    _ledger->record_joined(event);
+    broadcast(frame, except);
+    _writer.pool().release(frame);
+}
+
+joined_event room::joined_of(const member& m, uint64_t seq) {
+    joined_event event;
+    event.seq = seq;
+    event.member = m.id;
+    event.user = m.user;
+    event.name = m.name;
+    event.muted = m.muted;
+    event.speak = m.speak;
+    event.admin = m.admin;
+    return event;
+}
+
 void room::whisper(member& target, shared_frame* frame) {
     if (target.connection && target.present_index != UINT32_MAX) {
         _writer.queue_control(*target.connection, frame);

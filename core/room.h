@@ -119,6 +119,10 @@ class room {
     void broadcast(shared_frame* frame, const member* except);
     // Records event `seq` (its JSON carries the seq) in the history and broadcasts it.
     void publish_event(uint64_t seq, std::string_view json, const member* except);
+    // Records `m`'s joined event (seq `seq`) in the history, as its fields, and broadcasts it.
+    void publish_joined(const member& m, uint64_t seq, const member* except);
+    // The joined event of `m` as it is now, numbered `seq`; its names point into `m`.
+    static joined_event joined_of(const member& m, uint64_t seq);
     // A text whisper: queued when `target` is present, else held for its welcome (bounded).
     void whisper(member& target, shared_frame* frame);
     // Queues the whispers held for `m` to its connection.
