@@ -63,7 +63,7 @@ member* room::find(uint32_t id) {
 member* room::find_user(std::string_view user) {
     member* previous = nullptr;
     for (auto& [id, candidate] : _members)
-        if (candidate->user == user) previous = candidate.get();
+        if (candidate->user() == user) previous = candidate.get();
     return previous;
 }
 
@@ -191,8 +191,7 @@ joined_event room::joined_of(const member& m, uint64_t seq) {
     joined_event event;
     event.seq = seq;
     event.member = m.id;
-    event.user = m.user;
-    event.name = m.name;
+    event.names = m.names;
     event.muted = m.muted;
     event.speak = m.speak;
     event.admin = m.admin;
@@ -238,9 +237,9 @@ void room::set_muted(member& m, bool muted, uint32_t by) {
 
 void room::append_member(std::string& out, const member& m) {
     out += "{\"member\":" + std::to_string(m.id) + ",\"user\":\"";
-    ws::append_json_escaped(out, m.user);
+    ws::append_json_escaped(out, m.user());
     out += "\",\"name\":\"";
-    ws::append_json_escaped(out, m.name);
+    ws::append_json_escaped(out, m.name());
     out += "\",\"muted\":";
     out += m.muted ? "true" : "false";
     out += ",\"speak\":";
@@ -254,9 +253,9 @@ std::string room::welcome_json(const member& m, uint64_t seq, bool resumed, bool
                                std::string_view resume_token) const {
     std::string json = "{\"type\":\"welcome\",\"room\":\"" + _id +
                        "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"";
-    ws::append_json_escaped(json, m.user);
+    ws::append_json_escaped(json, m.user());
     json += "\",\"name\":\"";
-    ws::append_json_escaped(json, m.name);
+    ws::append_json_escaped(json, m.name());
     json += "\",\"seq\":" + std::to_string(seq) + ",\"resumed\":" + (resumed ? "true" : "false") +
             ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
             ",\"resume\":\"";

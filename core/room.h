@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/member_names.h"
 #include "core/room_ledger.h"
 #include "core/seats.h"
 #include "core/session_writer.h"
@@ -20,7 +21,7 @@ namespace chorus::core {
 
 class room;
 
-// Field order packs the struct into 120 bytes: one of these lives for every room member.
+// One of these lives for every room member; see the size bound below.
 struct member {
     uint32_t id = 0;
     uint32_t present_index = UINT32_MAX;  // position in the room's present list
@@ -29,18 +30,22 @@ struct member {
     bool admin_muted : 1 = false;  // an admin's mute is sticky: the member cannot unmute itself
     bool speak : 1 = true;
     bool admin : 1 = false;
-    bool leaving : 1 = false;  // its leave is on its way (a room_sync that is not instant)
-    uint16_t node = 0;         // 0: on this node, else where a room_sync says it lives
-    std::string user;
-    std::string name;
+    bool leaving : 1 = false;       // its leave is on its way (a room_sync that is not instant)
+    uint16_t node = 0;              // 0: on this node, else where a room_sync says it lives
+    member_names names;             // shared with its joined event in the room's history
     session* connection = nullptr;  // nullptr while away
     room* home = nullptr;
     uint64_t resume_session = 0;  // bound into the resume token; a new join gets a new one
     uint64_t away_deadline_ms = 0;
     // Text whispers that arrived while it was not present; allocated only then.
     std::unique_ptr<std::vector<shared_frame*>> held_whispers;
+
+    std::string_view user() const { return names.user(); }
+    std::string_view name() const { return names.name(); }
 };
-static_assert(sizeof(member) <= 120, "a member per room member: keep it small");
+// A member per room member, allocated on its own: 64 bytes is an allocator size class (the names
+// are a pointer to a shared block, and nothing per member is inline that only some need).
+static_assert(sizeof(member) <= 64, "a member per room member: keep it small");
 
 // Members waiting out a deadline (resume grace) on this shard, in no order.
 class away_list {

@@ -12,7 +12,7 @@
 namespace chorus::core {
 
 static_assert(user_id_bytes_max <= 255 && display_name_bytes_max <= 255,
-              "a kept joined event stores each name's length in a byte");
+              "member_names stores each name's length in a byte");
 
 void joined_event::append_json(std::string& out) const {
     out += "{\"type\":\"joined\",\"seq\":";
@@ -20,9 +20,9 @@ void joined_event::append_json(std::string& out) const {
     out += ",\"member\":";
     out += std::to_string(member);
     out += ",\"user\":\"";
-    ws::append_json_escaped(out, user);
+    ws::append_json_escaped(out, names.user());
     out += "\",\"name\":\"";
-    ws::append_json_escaped(out, name);
+    ws::append_json_escaped(out, names.name());
     out += "\",\"muted\":";
     out += muted ? "true" : "false";
     out += ",\"speak\":";
@@ -63,16 +63,9 @@ void local_ledger::record(uint64_t seq, shared_frame* frame) {
 
 void local_ledger::record_joined(const joined_event& event) {
     if (_history_max == 0) return;
-    // Join requests are validated (core/join_request.cc): longer names never get this far.
-    CHORUS_ASSERT(event.user.size() <= user_id_bytes_max);
-    CHORUS_ASSERT(event.name.size() <= display_name_bytes_max);
     entry e{};
     e.seq = event.seq;
-    e.names = new char[2 + event.user.size() + event.name.size()];
-    e.names[0] = static_cast<char>(event.user.size());
-    e.names[1] = static_cast<char>(event.name.size());
-    std::memcpy(e.names + 2, event.user.data(), event.user.size());
-    std::memcpy(e.names + 2 + event.user.size(), event.name.data(), event.name.size());
+    e.names = member_names(event.names).into_raw();
     e.member = event.member;
     e.joined_flags = joined_flag_event | (event.muted ? joined_flag_muted : 0) |
                      (event.speak ? joined_flag_speak : 0) | (event.admin ? joined_flag_admin : 0);
@@ -89,7 +82,7 @@ void local_ledger::push(const entry& e) {
 
 void local_ledger::drop(entry& e) {
     if (e.joined_flags) {
-        delete[] e.names;
+        member_names::from_raw(e.names);  // the temporary drops the reference
     } else {
         _pool.release(e.frame);
     }
@@ -101,13 +94,10 @@ shared_frame* local_ledger::render(const entry& e) const {
         _pool.retain(e.frame);
         return e.frame;
     }
-    auto user_bytes = static_cast<uint8_t>(e.names[0]);
-    auto name_bytes = static_cast<uint8_t>(e.names[1]);
     joined_event event;
     event.seq = e.seq;
     event.member = e.member;
-    event.user = {e.names + 2, user_bytes};
-    event.name = {e.names + 2 + user_bytes, name_bytes};
+    event.names = member_names::share_raw(e.names);
     event.muted = e.joined_flags & joined_flag_muted;
     event.speak = e.joined_flags & joined_flag_speak;
     event.admin = e.joined_flags & joined_flag_admin;

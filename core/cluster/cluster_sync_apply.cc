@@ -266,7 +266,7 @@ void cluster_sync::restore_room(room& r) {
     for (auto& [member_id, m] : r.members()) {
         if (m->node != 0 || m->leaving) continue;
         std::string user;
-        ws::append_json_escaped(user, m->user);
+        ws::append_json_escaped(user, m->user());
         args.push_back(std::to_string(member_id));
         args.push_back(user);
         args.push_back(record_of(*m));

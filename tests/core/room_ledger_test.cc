@@ -117,9 +117,9 @@ std::vector<std::string> replayed_json(const room_ledger& ledger, uint64_t after
 std::string joined_as_before(const joined_event& e) {
     std::string json = "{\"type\":\"joined\",\"seq\":" + std::to_string(e.seq) + ",";
     std::string body = "{\"member\":" + std::to_string(e.member) + ",\"user\":\"";
-    ws::append_json_escaped(body, e.user);
+    ws::append_json_escaped(body, e.names.user());
     body += "\",\"name\":\"";
-    ws::append_json_escaped(body, e.name);
+    ws::append_json_escaped(body, e.names.name());
     body += std::string("\",\"muted\":") + (e.muted ? "true" : "false");
     body += std::string(",\"speak\":") + (e.speak ? "true" : "false");
     body += std::string(",\"admin\":") + (e.admin ? "true" : "false") + "}";
@@ -144,8 +144,7 @@ TEST(RoomLedger, JoinedRendersAsBefore) {
             joined_event e;
             e.seq = 4000000000ull + static_cast<uint64_t>(flags);
             e.member = 4294967295u - static_cast<uint32_t>(flags);
-            e.user = pair[0];
-            e.name = pair[1];
+            e.names = member_names(pair[0], pair[1]);
             e.muted = flags & 1;
             e.speak = flags & 2;
             e.admin = flags & 4;
@@ -167,8 +166,7 @@ TEST(RoomLedger, MixedHistoryReplaysTheBroadcastBytes) {
         joined_event e;
         e.seq = ledger.next_seq();
         e.member = member;
-        e.user = user;
-        e.name = name;
+        e.names = member_names(user, name);
         e.muted = muted;
         e.speak = member % 2 == 1;
         e.admin = member == 1;
@@ -213,8 +211,7 @@ TEST(RoomLedger, JoinedReplayHandsOutFramesTheVisitorMayKeep) {
     joined_event e;
     e.seq = ledger.next_seq();
     e.member = 7;
-    e.user = "erin";
-    e.name = "Erin";
+    e.names = member_names("erin", "Erin");
     ledger.record_joined(e);
     EXPECT_EQ(pool.frames_live(), 0u);  // kept as fields, no frame
     std::vector<shared_frame*> kept;
@@ -238,8 +235,7 @@ TEST(RoomLedger, ForgettingTheHistoryDropsJoinedEvents) {
     joined_event e;
     e.seq = ledger.next_seq();
     e.member = 1;
-    e.user = "frank";
-    e.name = "Frank";
+    e.names = member_names("frank", "Frank");
     ledger.record_joined(e);
     record_event(pool, ledger);
     ledger.advance_to(10);  // a jump (cluster): the history no longer runs without holes
@@ -255,8 +251,7 @@ TEST(RoomLedger, NoHistoryKeepsNoJoinedEvents) {
     joined_event e;
     e.seq = ledger.next_seq();
     e.member = 1;
-    e.user = "gina";
-    e.name = "Gina";
+    e.names = member_names("gina", "Gina");
     ledger.record_joined(e);
     bool complete = true;
     EXPECT_TRUE(replayed_json(ledger, 0, &complete).empty());
