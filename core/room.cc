@@ -46,24 +46,24 @@ room::room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_wri
 }
 
 room::~room() {
-    for (auto& [id, m] : _members) {
+    for (member* m : _members) {
         _away.remove(*m);  // members of other nodes may wait out a grace
         drop_held(*m);
         if (m->connection) m->connection->self = nullptr;
+        delete m;
     }
 }
 
 member* room::find(uint32_t id) {
-    auto found = _members.find(id);
-    return found == _members.end() ? nullptr : found->second.get();
+    return _members.find(id);
 }
 
 // A scan rather than a user index: it runs once per join, and an index would cost every member
 // of every room another map node.
 member* room::find_user(std::string_view user) {
     member* previous = nullptr;
-    for (auto& [id, candidate] : _members)
-        if (candidate->user() == user) previous = candidate.get();
+    for (member* candidate : _members)
+        if (candidate->user() == user) previous = candidate;
     return previous;
 }
 
@@ -79,7 +79,7 @@ member& room::add(std::unique_ptr<member> fresh) {
     } else {
         ++_remote;
     }
-    _members[m.id] = std::move(fresh);
+    _members.insert(fresh.release());  // the room owns it from here: erase or ~room deletes it
     return m;
 }
 
@@ -128,7 +128,8 @@ void room::erase(member& m) {
     } else {
         --_remote;
     }
-    _members.erase(m.id);
+    (void)_members.erase(m.id);
+    delete &m;
 }
 
 void room::make_local(member& m) {
@@ -266,8 +267,8 @@ std::string room::welcome_json(const member& m, uint64_t seq, bool resumed, bool
     _seats.append_hands_json(json);
     json += ",\"members\":[";
     bool first = true;
-    for (const auto& [id, other] : _members) {
-        if (other.get() == &m) continue;
+    for (const member* other : _members) {
+        if (other == &m) continue;
         if (!first) json += ',';
         first = false;
         append_member(json, *other);

@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "core/member_index.h"
 #include "core/member_names.h"
 #include "core/room_ledger.h"
 #include "core/seats.h"
@@ -79,7 +79,7 @@ class room_extension {
 
 class room {
   public:
-    using member_map = std::unordered_map<uint32_t, std::unique_ptr<member>>;
+    using member_map = member_index;
     room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_writer& writer,
          away_list& away);
     ~room();
@@ -156,7 +156,7 @@ class room {
     std::unique_ptr<room_ledger> _ledger;
     session_writer& _writer;
     away_list& _away;
-    member_map _members;            // present and away (and, in a cluster, other nodes')
+    member_map _members;            // present and away (and, in a cluster, other nodes'); owned
     std::vector<member*> _present;  // fan-out targets, contiguous
     uint32_t _local = 0;
     uint32_t _remote = 0;

@@ -197,7 +197,7 @@ void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uin
     uint16_t peers[16];
     size_t count = 0;
     bool many = false;
-    for (const auto& [id, m] : r.members()) {
+    for (const member* m : r.members()) {
         uint16_t node = m->node;
         if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
         if (std::find(peers, peers + count, node) != peers + count) continue;
@@ -214,7 +214,7 @@ void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uin
     request->args.reserve(count);
     for (size_t i = 0; i < count; ++i) request->args.push_back(_nodes[peers[i]].instance);
     if (many) {  // a room over more than 16 other nodes: the rest, without the fixed array
-        for (const auto& [id, m] : r.members()) {
+        for (const member* m : r.members()) {
             uint16_t node = m->node;
             if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
             const std::string& instance = _nodes[node].instance;
