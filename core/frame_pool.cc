@@ -3,7 +3,10 @@
 #include "core/frame_pool.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
+
+#include "ws/frame.h"
 
 namespace chorus::core {
 
@@ -65,6 +68,14 @@ void frame_pool::recycle(shared_frame* frame) {
     frame->next_free = _free[size_class];
     _free[size_class] = frame;
     ++_free_count[size_class];
+}
+
+shared_frame* make_text_frame(frame_pool& pool, std::string_view payload) {
+    shared_frame* frame = pool.allocate(payload.size() + ws::frame_header_bytes_max);
+    size_t header = ws::encode_frame_header(frame->data(), ws::opcode::text, payload.size());
+    std::memcpy(frame->data() + header, payload.data(), payload.size());
+    frame->size = static_cast<uint32_t>(header + payload.size());
+    return frame;
 }
 
 }  // namespace chorus::core

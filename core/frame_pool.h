@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "core/base/assert.h"
 
@@ -55,5 +56,8 @@ class frame_pool {
     uint64_t _heap_allocations = 0;
     uint64_t _live = 0;
 };
+
+// A WebSocket text frame carrying `payload`, with one reference for the caller.
+shared_frame* make_text_frame(frame_pool& pool, std::string_view payload);
 
 }  // namespace chorus::core

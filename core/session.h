@@ -51,5 +51,9 @@ struct session {
     member* self = nullptr;                // room sessions: the member this connection is
     base::token_bucket text_bucket;
 };
+// The session table holds one per connection slot (--max-connections of them), allocated and
+// written at start-up, so every byte here is paid for each possible connection, idle or not.
+// The audio hot path (session_writer) touches conn, the flags, the pass counters and `out`.
+static_assert(sizeof(session) <= 200, "a session per connection slot: keep it small");
 
 }  // namespace chorus::core
