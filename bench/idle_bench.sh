@@ -16,15 +16,8 @@ RAMP=${RAMP:-2s}
 ROUNDS=${ROUNDS:-3}
 work=$(mktemp -d)
 server_pid=
-cleanup() {
-    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
 source "$(dirname "$0")/chorusd_launch.sh"
+trap 'stop_chorusd; rm -rf "$work"' EXIT
 
 for round in $(seq "$ROUNDS"); do
     # shellcheck disable=SC2086  # SERVER_ARGS is a list of flags
