@@ -24,6 +24,7 @@ shared_frame* frame_pool::allocate(size_t bytes) {
     int size_class = 0;
     while (size_class < class_count && class_bytes[size_class] < bytes) ++size_class;
     shared_frame* frame = nullptr;
+    if (size_class < class_count) _used_since_trim[size_class] = true;
     if (size_class < class_count && _free[size_class]) {
         frame = _free[size_class];
         _free[size_class] = frame->next_free;
@@ -46,9 +47,17 @@ shared_frame* frame_pool::allocate(size_t bytes) {
 
 void frame_pool::trim() {
     for (int c = 0; c < class_count; ++c) {
-        uint32_t reserve = static_cast<uint32_t>(reserve_bytes_per_class / class_bytes[c]);
+        if (_used_since_trim[c]) {
+            _idle_trims[c] = 0;
+        } else if (_idle_trims[c] < idle_trims_to_empty) {
+            ++_idle_trims[c];
+        }
+        _used_since_trim[c] = false;
+        bool idle = _idle_trims[c] == idle_trims_to_empty;
+        uint32_t reserve =
+            idle ? 0 : static_cast<uint32_t>(reserve_bytes_per_class / class_bytes[c]);
         if (_free_count[c] <= reserve) continue;
-        uint32_t release = (_free_count[c] - reserve + 1) / 2;
+        uint32_t release = idle ? _free_count[c] : (_free_count[c] - reserve + 1) / 2;
         for (uint32_t i = 0; i < release; ++i) {
             shared_frame* frame = _free[c];
             _free[c] = frame->next_free;

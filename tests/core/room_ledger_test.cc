@@ -205,14 +205,20 @@ TEST(RoomLedger, MixedHistoryReplaysTheBroadcastBytes) {
     EXPECT_EQ(pool.frames_live(), 4u);  // muted, seats, hand and left; joined events hold none
 }
 
+// Takes the next seq for member `id`'s joined event and keeps it.
+joined_event record_joined(room_ledger& ledger, uint32_t id, const char* user, const char* name) {
+    joined_event e;
+    e.seq = ledger.next_seq();
+    e.member = id;
+    e.names = member_names(user, name);
+    ledger.record_joined(e);
+    return e;
+}
+
 TEST(RoomLedger, JoinedReplayHandsOutFramesTheVisitorMayKeep) {
     frame_pool pool;
     local_ledger ledger(pool, 4);
-    joined_event e;
-    e.seq = ledger.next_seq();
-    e.member = 7;
-    e.names = member_names("erin", "Erin");
-    ledger.record_joined(e);
+    joined_event e = record_joined(ledger, 7, "erin", "Erin");
     EXPECT_EQ(pool.frames_live(), 0u);  // kept as fields, no frame
     std::vector<shared_frame*> kept;
     bool complete = ledger.replay(0, [&](shared_frame* f) {
@@ -232,11 +238,7 @@ TEST(RoomLedger, JoinedReplayHandsOutFramesTheVisitorMayKeep) {
 TEST(RoomLedger, ForgettingTheHistoryDropsJoinedEvents) {
     frame_pool pool;
     local_ledger ledger(pool, 8);
-    joined_event e;
-    e.seq = ledger.next_seq();
-    e.member = 1;
-    e.names = member_names("frank", "Frank");
-    ledger.record_joined(e);
+    (void)record_joined(ledger, 1, "frank", "Frank");
     record_event(pool, ledger);
     ledger.advance_to(10);  // a jump (cluster): the history no longer runs without holes
     EXPECT_EQ(pool.frames_live(), 0u);
@@ -248,11 +250,7 @@ TEST(RoomLedger, ForgettingTheHistoryDropsJoinedEvents) {
 TEST(RoomLedger, NoHistoryKeepsNoJoinedEvents) {
     frame_pool pool;
     local_ledger ledger(pool, 0);
-    joined_event e;
-    e.seq = ledger.next_seq();
-    e.member = 1;
-    e.names = member_names("gina", "Gina");
-    ledger.record_joined(e);
+    (void)record_joined(ledger, 1, "gina", "Gina");
     bool complete = true;
     EXPECT_TRUE(replayed_json(ledger, 0, &complete).empty());
     EXPECT_FALSE(complete);
