@@ -1,4 +1,4 @@
-# Shared by bench/run_bench.sh and tools/soak.sh (sourced, not run): start chorusd on a free
+# Shared by the bench scripts and tools/soak.sh (sourced, not run): start chorusd on a free
 # loopback port and wait for its ready line, retrying if another process took the port first.
 # Sets server_pid and server_port.
 
@@ -25,4 +25,12 @@ launch_chorusd() {
     echo "$name: chorusd did not start:" >&2
     cat "$log" >&2
     exit 2
+}
+
+# Stops the server launch_chorusd started, if it still runs (for an EXIT trap).
+stop_chorusd() {
+    if [[ -n ${server_pid:-} ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -TERM "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
 }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 #include "core/base/assert.h"
 
@@ -35,7 +36,10 @@ class frame_pool {
         if (--frame->refs == 0) recycle(frame);
     }
     // Gives back to the heap part of each free list beyond its reserve (a byte budget per size
-    // class), so that memory taken by a burst returns over a few calls. Called once a second.
+    // class), so that memory taken by a burst returns over a few calls, and all of the free list
+    // of a class that nothing allocated from during the last `idle_trims_to_empty` calls: an
+    // idle server keeps no buffers (a burst of joins leaves welcome frames behind). Called once a
+    // second.
     void trim();
     // Heap allocations made so far: a test hook proving the audio path reuses buffers.
     uint64_t heap_allocations() const { return _heap_allocations; }
@@ -48,12 +52,18 @@ class frame_pool {
     static constexpr uint32_t class_bytes[class_count] = {128, 256, 1024, 4096, 17408, 66560};
     static constexpr uint32_t free_max_per_class = 16384;
     static constexpr uint64_t reserve_bytes_per_class = 1 << 20;
+    static constexpr uint8_t idle_trims_to_empty = 3;
     void recycle(shared_frame* frame);
 
     shared_frame* _free[class_count] = {};
     uint32_t _free_count[class_count] = {};
+    bool _used_since_trim[class_count] = {};
+    uint8_t _idle_trims[class_count] = {};  // trims in a row that found the class unused
     uint64_t _heap_allocations = 0;
     uint64_t _live = 0;
 };
+
+// A WebSocket text frame carrying `payload`, with one reference for the caller.
+shared_frame* make_text_frame(frame_pool& pool, std::string_view payload);
 
 }  // namespace chorus::core

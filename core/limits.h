@@ -32,5 +32,6 @@ constexpr size_t fanout_timestamps_max = 4096;  // audio receive times kept per 
 
 static_assert(chat_text_bytes_max < echo_message_bytes_max);
 static_assert(ring_records_per_pass_max <= cross_ring_records);
+static_assert(shards_max <= UINT16_MAX + 1, "a session keeps its handoff shard in 16 bits");
 
 }  // namespace chorus::core

@@ -18,7 +18,7 @@ uint64_t new_session_nonce() {
 }
 
 std::string resume_token(const sync_context& context, const room& r, const member& m) {
-    return make_resume_token(context.resume_key, r.id(), m.user,
+    return make_resume_token(context.resume_key, r.id(), m.user(),
                              {m.id, m.resume_session, base::unix_seconds()});
 }
 
@@ -44,21 +44,17 @@ void admit(const sync_context& context, session& s, room& r, member& m, bool res
     r.flush_held(m);
     r.send_speaking(m);
     if (resumed) return;
-    std::string json = "{\"type\":\"joined\",\"seq\":" + std::to_string(seq) + ",";
-    std::string body;
-    room::append_member(body, m);
-    json += body.substr(1);
-    r.publish_event(seq, json, &m);
+    r.publish_joined(m, seq, &m);
 }
 
 bool resume_here(const sync_context& context, session& s, room& r, join_request& request) {
     member* m = r.find(request.resume_member);
-    if (!m || m->node != 0 || m->leaving || m->user != request.user ||
+    if (!m || m->node != 0 || m->leaving || m->user() != request.user ||
         m->resume_session != request.resume_session)
         return false;
     if (m->connection) context.writer.close(*m->connection, 4009, "taken over by a resume");
     r.stay(*m);
-    m->name = request.name;
+    m->names = member_names(m->user(), request.name);
     m->resume_session = new_session_nonce();  // older tokens stop working
     context.writer.metrics().resumes.add();
     context.host.upgrade(s, request.chorus_v1);
@@ -119,8 +115,7 @@ void local_sync::join(session& s, join_request&& request) {
     }
     auto fresh = std::make_unique<member>();
     fresh->id = r.ledger().allocate_member();
-    fresh->user = std::move(request.user);
-    fresh->name = std::move(request.name);
+    fresh->names = member_names(request.user, request.name);
     fresh->speak = request.speak;
     fresh->admin = request.admin;
     fresh->resume_session = local_rules::new_session_nonce();
@@ -168,7 +163,7 @@ void local_sync::gone(member& m, std::string_view reason, bool end_room_if_empty
     uint64_t seq = r.ledger().next_seq();
     std::string json = "{\"type\":\"left\",\"seq\":" + std::to_string(seq) +
                        ",\"member\":" + std::to_string(m.id) + ",\"user\":\"";
-    ws::append_json_escaped(json, m.user);
+    ws::append_json_escaped(json, m.user());
     json += "\",\"reason\":\"";
     json += reason;
     json += "\"}";

@@ -100,4 +100,7 @@ class outbound_queue {
     uint32_t _head_offset = 0;
 };
 
+// Every session holds one; an idle connection's has no array (shrink).
+static_assert(sizeof(outbound_queue) <= 32, "a queue per connection slot: keep it small");
+
 }  // namespace chorus::core

@@ -49,10 +49,11 @@ room::room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_wri
 
 room::~room() {
     _clock.forget(_window);
-    for (auto& [id, m] : _members) {
+    for (member* m : _members) {
         _away.remove(*m);  // members of other nodes may wait out a grace
         drop_held(*m);
         if (m->connection) m->connection->self = nullptr;
+        delete m;
     }
 }
 
@@ -76,16 +77,15 @@ void room::release_audio() {
 }
 
 member* room::find(uint32_t id) {
-    auto found = _members.find(id);
-    return found == _members.end() ? nullptr : found->second.get();
+    return _members.find(id);
 }
 
 // A scan rather than a user index: it runs once per join, and an index would cost every member
 // of every room another map node.
 member* room::find_user(std::string_view user) {
     member* previous = nullptr;
-    for (auto& [id, candidate] : _members)
-        if (candidate->user == user) previous = candidate.get();
+    for (member* candidate : _members)
+        if (candidate->user() == user) previous = candidate;
     return previous;
 }
 
@@ -101,7 +101,7 @@ member& room::add(std::unique_ptr<member> fresh) {
     } else {
         ++_remote;
     }
-    _members[m.id] = std::move(fresh);
+    _members.insert(fresh.release());  // the room owns it from here: erase or ~room deletes it
     return m;
 }
 
@@ -150,7 +150,8 @@ void room::erase(member& m) {
     } else {
         --_remote;
     }
-    _members.erase(m.id);
+    (void)_members.erase(m.id);
+    delete &m;
 }
 
 void room::make_local(member& m) {
@@ -199,6 +200,27 @@ void room::publish_event(uint64_t seq, std::string_view json, const member* exce
     _writer.pool().release(frame);
 }
 
+void room::publish_joined(const member& m, uint64_t seq, const member* except) {
+    joined_event event = joined_of(m, seq);
+    std::string json;
+    event.append_json(json);
+    shared_frame* frame = _writer.text_frame(json);
+    _ledger->record_joined(event);
+    broadcast(frame, except);
+    _writer.pool().release(frame);
+}
+
+joined_event room::joined_of(const member& m, uint64_t seq) {
+    joined_event event;
+    event.seq = seq;
+    event.member = m.id;
+    event.names = m.names;
+    event.muted = m.muted;
+    event.speak = m.speak;
+    event.admin = m.admin;
+    return event;
+}
+
 void room::whisper(member& target, shared_frame* frame) {
     if (target.connection && target.present_index != UINT32_MAX) {
         _writer.queue_control(*target.connection, frame);
@@ -238,9 +260,9 @@ void room::set_muted(member& m, bool muted, uint32_t by) {
 
 void room::append_member(std::string& out, const member& m) {
     out += "{\"member\":" + std::to_string(m.id) + ",\"user\":\"";
-    ws::append_json_escaped(out, m.user);
+    ws::append_json_escaped(out, m.user());
     out += "\",\"name\":\"";
-    ws::append_json_escaped(out, m.name);
+    ws::append_json_escaped(out, m.name());
     out += "\",\"muted\":";
     out += m.muted ? "true" : "false";
     out += ",\"speak\":";
@@ -254,9 +276,9 @@ std::string room::welcome_json(const member& m, uint64_t seq, bool resumed, bool
                                std::string_view resume_token) const {
     std::string json = "{\"type\":\"welcome\",\"room\":\"" + _id +
                        "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"";
-    ws::append_json_escaped(json, m.user);
+    ws::append_json_escaped(json, m.user());
     json += "\",\"name\":\"";
-    ws::append_json_escaped(json, m.name);
+    ws::append_json_escaped(json, m.name());
     json += "\",\"seq\":" + std::to_string(seq) + ",\"resumed\":" + (resumed ? "true" : "false") +
             ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
             ",\"resume\":\"";
@@ -267,8 +289,8 @@ std::string room::welcome_json(const member& m, uint64_t seq, bool resumed, bool
     _seats.append_hands_json(json);
     json += ",\"members\":[";
     bool first = true;
-    for (const auto& [id, other] : _members) {
-        if (other.get() == &m) continue;
+    for (const member* other : _members) {
+        if (other == &m) continue;
         if (!first) json += ',';
         first = false;
         append_member(json, *other);

@@ -8,10 +8,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/audio_clock.h"
+#include "core/member_index.h"
+#include "core/member_names.h"
 #include "core/room_ledger.h"
 #include "core/seats.h"
 #include "core/session_writer.h"
@@ -21,7 +22,7 @@ namespace chorus::core {
 
 class room;
 
-// Field order packs the struct into 120 bytes: one of these lives for every room member.
+// One of these lives for every room member; see the size bound below.
 struct member {
     uint32_t id = 0;
     uint32_t present_index = UINT32_MAX;  // position in the room's present list
@@ -30,18 +31,22 @@ struct member {
     bool admin_muted : 1 = false;  // an admin's mute is sticky: the member cannot unmute itself
     bool speak : 1 = true;
     bool admin : 1 = false;
-    bool leaving : 1 = false;  // its leave is on its way (a room_sync that is not instant)
-    uint16_t node = 0;         // 0: on this node, else where a room_sync says it lives
-    std::string user;
-    std::string name;
+    bool leaving : 1 = false;       // its leave is on its way (a room_sync that is not instant)
+    uint16_t node = 0;              // 0: on this node, else where a room_sync says it lives
+    member_names names;             // shared with its joined event in the room's history
     session* connection = nullptr;  // nullptr while away
     room* home = nullptr;
     uint64_t resume_session = 0;  // bound into the resume token; a new join gets a new one
     uint64_t away_deadline_ms = 0;
     // Text whispers that arrived while it was not present; allocated only then.
     std::unique_ptr<std::vector<shared_frame*>> held_whispers;
+
+    std::string_view user() const { return names.user(); }
+    std::string_view name() const { return names.name(); }
 };
-static_assert(sizeof(member) <= 120, "a member per room member: keep it small");
+// A member per room member, allocated on its own: 64 bytes is an allocator size class (the names
+// are a pointer to a shared block, and nothing per member is inline that only some need).
+static_assert(sizeof(member) <= 64, "a member per room member: keep it small");
 
 // Members waiting out a deadline (resume grace) on this shard, in no order.
 class away_list {
@@ -75,7 +80,7 @@ class room_extension {
 
 class room {
   public:
-    using member_map = std::unordered_map<uint32_t, std::unique_ptr<member>>;
+    using member_map = member_index;
     room(std::string_view id, std::unique_ptr<room_ledger> ledger, session_writer& writer,
          away_list& away, audio_clock& clock);
     ~room();
@@ -127,6 +132,10 @@ class room {
     void broadcast(shared_frame* frame, const member* except);
     // Records event `seq` (its JSON carries the seq) in the history and broadcasts it.
     void publish_event(uint64_t seq, std::string_view json, const member* except);
+    // Records `m`'s joined event (seq `seq`) in the history, as its fields, and broadcasts it.
+    void publish_joined(const member& m, uint64_t seq, const member* except);
+    // The joined event of `m` as it is now, numbered `seq`; its names point into `m`.
+    static joined_event joined_of(const member& m, uint64_t seq);
     // A text whisper: queued when `target` is present, else held for its welcome (bounded).
     void whisper(member& target, shared_frame* frame);
     // Queues the whispers held for `m` to its connection.
@@ -159,7 +168,7 @@ class room {
     away_list& _away;
     audio_clock& _clock;
     audio_clock::entry _window;
-    member_map _members;            // present and away (and, in a cluster, other nodes')
+    member_map _members;            // present and away (and, in a cluster, other nodes'); owned
     std::vector<member*> _present;  // fan-out targets, contiguous
     uint32_t _local = 0;
     uint32_t _remote = 0;

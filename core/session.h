@@ -34,11 +34,11 @@ struct session {
     bool counted = false;     // counted in the global connection limit
     bool parked = false;      // cluster: the request waits for Redis (join or resume)
     uint16_t close_code = 0;  // the close code we sent (0: none)
+    uint16_t handoff_to = 0;  // the room's home shard while the socket is being moved
     uint32_t opened_ms = 0;   // shard clock (ms since the shard started)
     uint32_t last_activity_ms = 0;
     uint32_t last_ping_ms = 0;
     uint32_t ip_slot = UINT32_MAX;  // per-IP counter slot, UINT32_MAX when not counted
-    uint32_t handoff_to = 0;        // the room's home shard while the socket is being moved
     uint32_t in_flight_bytes = 0;   // bytes of the send the kernel holds now
     uint32_t pass_bytes = 0;        // bytes queued during pass `pass_id`
     uint32_t held_bytes = 0;        // audio waiting for its room's window (--audio-batch)
@@ -51,5 +51,9 @@ struct session {
     member* self = nullptr;                // room sessions: the member this connection is
     base::token_bucket text_bucket;
 };
+// The session table holds one per connection slot (--max-connections of them), allocated and
+// written at start-up, so every byte here is paid for each possible connection, idle or not.
+// The audio hot path (session_writer) touches conn, the flags, the pass counters and `out`.
+static_assert(sizeof(session) <= 200, "a session per connection slot: keep it small");
 
 }  // namespace chorus::core

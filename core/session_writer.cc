@@ -129,11 +129,7 @@ void session_writer::finish_http(session& s) {
 }
 
 shared_frame* session_writer::text_frame(std::string_view json) {
-    shared_frame* frame = _pool.allocate(json.size() + ws::frame_header_bytes_max);
-    size_t header = ws::encode_frame_header(frame->data(), ws::opcode::text, json.size());
-    std::memcpy(frame->data() + header, json.data(), json.size());
-    frame->size = static_cast<uint32_t>(header + json.size());
-    return frame;
+    return make_text_frame(_pool, json);
 }
 
 shared_frame* session_writer::copy_frame(std::string_view bytes) {

@@ -61,8 +61,8 @@ void shard::handle_request(session& s, const ws::http_request& request) {
             uint32_t home = static_cast<uint32_t>(
                 XXH3_64bits(route.room.data(), route.room.size()) % _context.shards.size());
             if (!check && home != _id) {
-                s.handoff_to = home;
-                s.phase = session_phase::closing;  // no timers, no data until it moves
+                s.handoff_to = static_cast<uint16_t>(home);  // home < shards_max
+                s.phase = session_phase::closing;            // no timers, no data until it moves
                 _loop->detach(s.conn);
                 return;
             }

@@ -3,6 +3,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace chorus::net {
@@ -29,10 +30,19 @@ bool buffer_ring::init(io_uring* ring, std::string* error) {
         *error = std::string("io_uring_register_buf_ring: ") + std::strerror(-rc);
         return false;
     }
-    _buffers.reset(new uint8_t[size_t(count) * bytes]);
+    _buffers.reset(new uint8_t[size_t(count) * bytes]);  // pages untouched until received into
     io_uring_buf_ring_init(_ring);
-    for (uint32_t i = 0; i < count; ++i) recycle(static_cast<uint16_t>(i));
+    for (uint32_t i = 0; i < initial; ++i) recycle(static_cast<uint16_t>(i));
+    _provided = initial;
     publish();
+    return true;
+}
+
+bool buffer_ring::grow() {
+    if (_provided == count) return false;
+    uint32_t target = std::min(count, _provided * 2);
+    for (uint32_t i = _provided; i < target; ++i) recycle(static_cast<uint16_t>(i));
+    _provided = target;
     return true;
 }
 

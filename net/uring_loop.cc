@@ -470,6 +470,7 @@ class uring_loop final : public event_loop {
                 if (slot && !more && slot->state == conn_state::open) _rearm.push_back(conn);
                 if (slot && more && slot->state == conn_state::open) charge(conn, data, res);
             } else if (res == -ENOBUFS) {
+                (void)_buffers.grow();  // more buffers from the next publish on
                 _rearm.push_back(conn);
             } else if (res == -ECANCELED) {
                 _throttled_now.push_back(conn);  // over its budget: reads again next pass
@@ -479,6 +480,7 @@ class uring_loop final : public event_loop {
         } else if (slot->state == conn_state::lingering) {
             // -ECANCELED here is the read budget's cancel (begin_close leaves this state
             // first): a throttled reader's close still drains rather than resetting.
+            if (res == -ENOBUFS) (void)_buffers.grow();
             if (res > 0 || res == -ENOBUFS || res == -ECANCELED) {
                 if (!more) _rearm.push_back(conn);  // keep draining until the peer closes
             } else {

@@ -88,4 +88,7 @@ class message_reader {
     const char* _fail_reason = "";
 };
 
+// Every session holds one, idle or not (its buffer is allocated only while a message is split).
+static_assert(sizeof(message_reader) <= 64, "a reader per connection slot: keep it small");
+
 }  // namespace chorus::ws

@@ -92,7 +92,7 @@ uint64_t cluster_sync::run_room_script(room& r, room_script script, std::vector<
 
 std::string cluster_sync::record_of(const member& m) const {
     return make_member_record(_nodes[0].instance, m.resume_session, m.muted, m.admin_muted,
-                              escaped(m.user), escaped(m.name), m.speak, m.admin);
+                              escaped(m.user()), escaped(m.name()), m.speak, m.admin);
 }
 
 // A join for the room at Redis: a member id unique in the cluster, the `joined` event's seq, and
@@ -171,7 +171,7 @@ void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uin
     uint16_t peers[16];
     size_t count = 0;
     bool many = false;
-    for (const auto& [id, m] : r.members()) {
+    for (const member* m : r.members()) {
         uint16_t node = m->node;
         if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
         if (std::find(peers, peers + count, node) != peers + count) continue;
@@ -188,7 +188,7 @@ void cluster_sync::cluster_publish_audio(room& r, const shared_frame* frame, uin
     request->args.reserve(count);
     for (size_t i = 0; i < count; ++i) request->args.push_back(_nodes[peers[i]].instance);
     if (many) {  // a room over more than 16 other nodes: the rest, without the fixed array
-        for (const auto& [id, m] : r.members()) {
+        for (const member* m : r.members()) {
             uint16_t node = m->node;
             if (node == 0 || node >= _nodes.size() || _nodes[node].dead) continue;
             const std::string& instance = _nodes[node].instance;
@@ -309,8 +309,7 @@ void cluster_sync::on_join_reply(pending_op& op, room& r, cluster_event& e) {
     }
     auto fresh = std::make_unique<member>();
     fresh->id = id;
-    fresh->user = std::move(op.user);
-    fresh->name = std::move(op.name);
+    fresh->names = member_names(op.user, op.name);
     fresh->speak = op.speak;
     fresh->admin = op.admin;
     fresh->resume_session = op.session;
@@ -376,8 +375,7 @@ void cluster_sync::on_resume_reply(pending_op& op, room& r, cluster_event& e) {
             m->admin_muted = own.admin_muted;
         }
     }
-    m->user = std::move(op.user);
-    m->name = std::move(op.name);
+    m->names = member_names(op.user, op.name);
     m->speak = op.speak;
     m->admin = op.admin;
     m->resume_session = op.session;
@@ -417,8 +415,8 @@ welcome_wait cluster_sync::welcome_for(room& r, const member& m, uint64_t seq, b
     w.member = m.id;
     w.seq = seq;
     w.json = "{\"type\":\"welcome\",\"room\":\"" + r.id() +
-             "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"" + escaped(m.user) +
-             "\",\"name\":\"" + escaped(m.name) + "\",\"seq\":" + std::to_string(seq) +
+             "\",\"member\":" + std::to_string(m.id) + ",\"user\":\"" + escaped(m.user()) +
+             "\",\"name\":\"" + escaped(m.name()) + "\",\"seq\":" + std::to_string(seq) +
              ",\"resumed\":" + (resumed ? "true" : "false") +
              ",\"gap\":" + (gap ? "true" : "false") + ",\"admin\":" + (m.admin ? "true" : "false") +
              ",\"resume\":\"" + local_rules::resume_token(_context, r, m) + "\",\"seats\":{" +
@@ -443,7 +441,7 @@ void cluster_sync::on_leave_reply(pending_op& op, room& r, cluster_event& e) {
         for (char kind : {'l', 's', 'h'}) (void)first_delivery(op.op_id, kind);
         if (m->connection) _writer.close(*m->connection, 4001, "kicked");
         std::string after = ",\"member\":" + std::to_string(m->id) + ",\"user\":\"" +
-                            escaped(m->user) + "\",\"reason\":\"" + op.reason + "\"}";
+                            escaped(m->user()) + "\",\"reason\":\"" + op.reason + "\"}";
         uint32_t id = m->id;
         erase_member(r, *m);
         local_event(r, "{\"type\":\"left\",\"seq\":", after);

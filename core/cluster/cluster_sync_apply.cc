@@ -266,11 +266,11 @@ void cluster_sync::restore_rooms(uint32_t server) {
 void cluster_sync::restore_room(room& r) {
     std::vector<std::string> args = {_nodes[0].instance, std::to_string(r.ledger().current_seq()),
                                      r.seats().encode_seats(), r.seats().encode_hands()};
-    for (auto& [member_id, m] : r.members()) {
+    for (const member* m : r.members()) {
         if (m->node != 0 || m->leaving) continue;
         std::string user;
-        ws::append_json_escaped(user, m->user);
-        args.push_back(std::to_string(member_id));
+        ws::append_json_escaped(user, m->user());
+        args.push_back(std::to_string(m->id));
         args.push_back(user);
         args.push_back(record_of(*m));
     }
@@ -307,8 +307,8 @@ void cluster_sync::on_restore_reply(room& r, cluster_event& e) {
     for (size_t i = 0; i + 1 < pairs.size(); i += 2)
         listed.emplace(parse_id(pairs[i].text), pairs[i + 1].text);
     std::vector<member*> gone;  // and ours whose `left` was lost on the way
-    for (auto& [id, m] : r.members())
-        if ((m->node != 0 || m->leaving) && !listed.count(id)) gone.push_back(m.get());
+    for (member* m : r.members())
+        if ((m->node != 0 || m->leaving) && !listed.count(m->id)) gone.push_back(m);
     for (member* m : gone) erase_member(r, *m);
     uint64_t deadline = base::monotonic_ms() + _context.config.resume_grace_ms;
     for (auto& [id, text] : listed) {
@@ -368,7 +368,7 @@ void cluster_sync::on_nodes(const cluster_event& e) {
 void cluster_sync::node_dead(uint16_t node) {
     uint64_t deadline = base::monotonic_ms() + _context.config.resume_grace_ms;
     for (auto& [id, r] : _context.rooms.rooms()) {
-        for (auto& [member_id, m] : r->members()) {
+        for (member* m : r->members()) {
             if (m->node != node || m->leaving || m->away_index != UINT32_MAX) continue;
             r->hold(*m, deadline);
         }
@@ -379,7 +379,7 @@ void cluster_sync::node_dead(uint16_t node) {
 // no longer waiting to time out.
 void cluster_sync::node_back(uint16_t node) {
     for (auto& [id, r] : _context.rooms.rooms())
-        for (auto& [member_id, m] : r->members())
+        for (member* m : r->members())
             if (m->node == node && !m->leaving) r->stay(*m);
 }
 

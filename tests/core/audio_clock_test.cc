@@ -26,8 +26,8 @@ struct audio_clock_test : ::testing::Test {
     member& add(room& r, uint32_t id) {
         auto fresh = std::make_unique<member>();
         fresh->id = id;
-        fresh->user = "u" + std::to_string(id);
-        fresh->name = fresh->user;
+        std::string user = "u" + std::to_string(id);
+        fresh->names = member_names(user, user);
         member& m = r.add(std::move(fresh));
         r.attach(m, world.new_session(true));
         r.make_present(m);

@@ -1,6 +1,7 @@
 // Tests for frame_pool: reference counting, size classes, reuse through the free lists (the
 // heap-allocation counter stays flat once warm: the pool-level proof that the audio path
-// allocates nothing per frame), the free-list bound, and big buffers that bypass the pool.
+// allocates nothing per frame), the free-list bound, big buffers that bypass the pool, and trim:
+// a used class keeps its reserve and halves the excess, an idle class gives everything back.
 #include "core/frame_pool.h"
 
 #include <gtest/gtest.h>
@@ -149,6 +150,57 @@ TEST(FramePool, FreeListsAreBounded) {
     // Only the bound was kept; the surplus went back to the heap and is allocated again.
     EXPECT_EQ(pool.heap_allocations(), count + 10);
     for (shared_frame* frame : frames) pool.release(frame);
+}
+
+// Allocates `count` frames of `bytes` and releases them all: they end in the free list.
+void churn(frame_pool& pool, size_t bytes, size_t count) {
+    std::vector<shared_frame*> frames;
+    for (size_t i = 0; i < count; ++i) frames.push_back(pool.allocate(bytes));
+    for (shared_frame* frame : frames) pool.release(frame);
+}
+
+TEST(FramePool, TrimKeepsTheReserveOfAClassInUse) {
+    frame_pool pool;
+    churn(pool, 100, 500);  // 500 x 128 B is well inside the class's reserve
+    pool.trim();
+    uint64_t before = pool.heap_allocations();
+    churn(pool, 100, 500);
+    EXPECT_EQ(pool.heap_allocations(), before);  // all reused
+}
+
+TEST(FramePool, TrimHalvesWhatAClassInUseHoldsBeyondItsReserve) {
+    frame_pool pool;
+    constexpr size_t big = 60000;  // the 66560-byte class: a 1 MiB reserve is 15 frames
+    churn(pool, big, 41);
+    pool.trim();  // 26 beyond the reserve: 13 go back to the heap
+    uint64_t before = pool.heap_allocations();
+    churn(pool, big, 41);
+    EXPECT_EQ(pool.heap_allocations(), before + 13);
+}
+
+TEST(FramePool, TrimGivesBackAllOfAClassIdleForThreeTrims) {
+    frame_pool pool;
+    churn(pool, 100, 500);
+    churn(pool, 2000, 50);
+    pool.trim();  // both used: kept
+    for (int i = 0; i < 2; ++i) {
+        churn(pool, 100, 10);
+        pool.trim();  // the 4096-byte class idle for one trim, then two: still kept
+    }
+    uint64_t before = pool.heap_allocations();
+    churn(pool, 2000, 50);
+    EXPECT_EQ(pool.heap_allocations(), before);
+    pool.trim();  // used again: its idle count starts over
+    for (int i = 0; i < 3; ++i) {
+        churn(pool, 100, 10);
+        pool.trim();  // the third idle trim in a row empties it
+    }
+    before = pool.heap_allocations();
+    churn(pool, 2000, 50);
+    EXPECT_EQ(pool.heap_allocations(), before + 50);
+    before = pool.heap_allocations();
+    churn(pool, 100, 500);
+    EXPECT_EQ(pool.heap_allocations(), before);  // the class in use kept its frames
 }
 
 }  // namespace

@@ -23,8 +23,8 @@ struct room_test : ::testing::Test {
     member& add(uint32_t id, bool connected = true) {
         auto fresh = std::make_unique<member>();
         fresh->id = id;
-        fresh->user = "u" + std::to_string(id);
-        fresh->name = fresh->user;
+        std::string user = "u" + std::to_string(id);
+        fresh->names = member_names(user, user);
         member& m = r.add(std::move(fresh));
         if (connected) {
             r.attach(m, world.new_session(true));

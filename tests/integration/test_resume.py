@@ -3,6 +3,7 @@ period, a resume restores it with replay of missed events and held whispers, gap
 bad tokens, takeover of a live connection (4009) and replacement by a plain rejoin.
 """
 
+import json
 import time
 
 import pytest
@@ -235,3 +236,29 @@ def test_plain_rejoin_while_away_replaces(chorusd):
     assert a2.member != a.member and a2.welcome["resumed"] is False
     assert_fields(b.recv_json("left"), {"seq": 3, "member": a.member, "reason": "replaced"})
     assert_fields(b.recv_json("joined"), {"seq": 4, "member": a2.member})
+
+
+def test_replay_is_the_bytes_that_were_broadcast(chorusd):
+    # The history keeps joined events as their fields and renders them again for a replay: the
+    # resuming member must get the very text the others got live (names needing JSON escapes,
+    # non-ASCII and a slash, a mute between two joins, a leave).
+    server = chorusd("--resume-grace", "5s")
+    room, a, b = pair(server)
+    a.abort()
+    wait_sessions(server, 1)
+    c = server.join(room, user="c.q", name='Zo\u00eb "\\quoted\\" \u266a')
+    c.send_json({"type": "mute", "muted": True})
+    d = server.join(room, user="d", name="</d> \u00e9t\u00e9")
+    c.close()
+    live = []
+    for _ in range(4):  # joined c, muted c, joined d, left c
+        kind, text = b.recv_msg()
+        assert kind == "text"
+        live.append(text)
+    assert [json.loads(t)["type"] for t in live] == ["joined", "muted", "joined", "left"]
+
+    a2 = resume(server, room, a, last_seq=2)
+    assert_fields(a2.welcome, {"resumed": True, "gap": False, "seq": 6})
+    assert [a2.recv_msg() for _ in live] == [("text", t) for t in live]
+    assert barrier(a2) == []
+    d.close()
