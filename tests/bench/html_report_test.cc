@@ -2,6 +2,10 @@
 // self-contained (no script, no URL, a CSP that forbids fetching), every text escaped, the
 // run's numbers present, never NaN or infinity, and a note instead of an empty chart where the
 // run has no such data.
+// GCC 12 at -O1 with the sanitizers (make test-sanitize) warns maybe-uninitialized inside
+// libstdc++'s <regex> automaton, a false positive in the library; none of this file's own code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "bench/chorus_bench/html_report.h"
 
 #include <gtest/gtest.h>
