@@ -51,8 +51,11 @@ void cluster_sync::on_event_reply(pending_op& op, room& r, cluster_event& e) {
     local_event(r, op.before, op.after);
 }
 
+// Unique in the cluster: the node's instance, then this shard and its own counter (a room's
+// events all come from its home shard, but two shards' ids must still never meet).
 std::string cluster_sync::next_op_id() {
-    return _nodes[0].instance + "." + std::to_string(++_op_ids);
+    return _nodes[0].instance + "." + std::to_string(_context.shard) + "." +
+           std::to_string(++_op_ids);
 }
 
 bool cluster_sync::first_delivery(std::string_view op_id, char kind) {

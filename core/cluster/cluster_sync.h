@@ -117,7 +117,7 @@ class cluster_sync final : public room_sync {
                              const reply_value& members, const reply_value& seats,
                              const reply_value& hands) const;
     void local_event(room& r, std::string_view before, std::string_view after);
-    // An id for a script run whose events this node may deliver itself (instance.counter).
+    // An id for a script run whose events this node may deliver itself (instance.shard.counter).
     std::string next_op_id();
     // False when the event of `kind` written by this node's script run `op_id` was delivered
     // here already: on the channel before a failed reply, or here after it, when the script
