@@ -26,6 +26,17 @@ def split_cluster(redis, part):
     return c
 
 
+def alice_apart_from_bob_and_carol(c):
+    """One room: alice on node 0, bob and carol on node 1 (behind the partition), each with a
+    Collector; returns once alice has seen both join."""
+    room = uniq()
+    alice = join(c[0], room, "alice")
+    bob, carol = join(c[1], room, "bob"), join(c[1], room, "carol")
+    cols = {n: Collector(x, n) for n, x in (("alice", alice), ("bob", bob), ("carol", carol))}
+    cols["alice"].wait(lambda s: len(s.of_type("joined")) == 2, T(5), "alice: joins")
+    return room, alice, bob, carol, cols
+
+
 def seqs_increase(col, after, who):
     seqs = [e["seq"] for e in col.seqd()]
     assert all(s > after for s in seqs), f"{who}: seq at or below {after}: {seqs}"
@@ -36,11 +47,7 @@ def test_node_cut_off_past_node_timeout_talks_locally_and_comes_back(redis):
     part = Partition(redis.port)
     c = split_cluster(redis, part)
     try:
-        room = uniq()
-        alice = join(c[0], room, "alice")
-        bob, carol = join(c[1], room, "bob"), join(c[1], room, "carol")
-        cols = {n: Collector(x, n) for n, x in (("alice", alice), ("bob", bob), ("carol", carol))}
-        cols["alice"].wait(lambda s: len(s.of_type("joined")) == 2, T(5), "alice: joins")
+        room, alice, bob, carol, cols = alice_apart_from_bob_and_carol(c)
 
         part.cut()
         # The cut node's members go on among themselves: chat and audio.
@@ -170,11 +177,7 @@ def test_event_whose_reply_was_cut_off_is_delivered_once_when_its_script_runs_la
     part = Partition(redis.port)
     c = split_cluster(redis, part)
     try:
-        room = uniq()
-        alice = join(c[0], room, "alice")
-        bob, carol = join(c[1], room, "bob"), join(c[1], room, "carol")
-        cols = {n: Collector(x, n) for n, x in (("alice", alice), ("bob", bob), ("carol", carol))}
-        cols["alice"].wait(lambda s: len(s.of_type("joined")) == 2, T(5), "alice: joins")
+        room, alice, bob, carol, cols = alice_apart_from_bob_and_carol(c)
 
         part.cut()
         bob.send_json({"type": "chat", "text": "as the cut began"})
