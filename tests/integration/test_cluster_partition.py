@@ -183,11 +183,16 @@ def test_event_whose_reply_was_cut_off_is_delivered_once_when_its_script_runs_la
         bob.send_json({"type": "chat", "text": "as the cut began"})
         for n in ("bob", "carol"):  # delivered by their node once the script's reply failed
             wait_chat(cols[n], "as the cut began", T(15))
+        # The other node times bob and carol out, so Redis holds alice alone until the cut node
+        # re-registers them: their return to the hash below is then a sign that it did.
+        cols["alice"].wait(lambda s: len(s.of_type("left")) == 2, T(15), "alice: timeouts")
+        key = f"chorus:{{{room}}}:m"
+        assert len(redis.command("HGETALL", key)) == 2
         part.heal(hold_old=True)
         wait_healthy(c[1], T(15))
-        # Re-registered (the restore script ran on the new connections): what is sent from here
-        # on reaches the node's members (events during the cut itself do not: docs/CLUSTER.md).
-        key = f"chorus:{{{room}}}:m"
+        # Re-registered (the restore script runs on the new connections once the node's
+        # subscription to the room is confirmed): what is sent from here on reaches the node's
+        # members (events during the cut itself do not: docs/CLUSTER.md).
         wait_until(lambda: len(redis.command("HGETALL", key)) >= 6, T(10), "re-registered")
         alice.send_json({"type": "chat", "text": "after the heal"})
         for n in ("bob", "carol"):
