@@ -126,7 +126,8 @@ test-web: $(CHORUSD) $(BENCH_TOOL) client-js
 # The integration suite STRESS_RUNS times (default 5) under CPU, memory and I/O load; every
 # failure is listed with its test name (tools/test_stress.sh).
 STRESS_RUNS ?= 5
-# STRESS_BESIDE="make -j2 sanitize-build fuzz-build": that command is the load instead (CI).
+# STRESS_BESIDE="make -j2 sanitize-build fuzz-build": that command is the load instead (CI);
+# STRESS_SUITE="make test": that command is what each run runs (CI).
 test-stress: deps $(CHORUSD) $(BENCH_TOOL)
 	STRESS_RUNS=$(STRESS_RUNS) BUILD=$(BUILD) PYTHON=$(PYTHON) bash tools/test_stress.sh
 

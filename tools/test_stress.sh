@@ -3,7 +3,9 @@
 # I/O and disk writes from stress-ng) runs beside it, the way a shared CI machine is busy. Every
 # failure is reported with its test name and run; the exit status is non-zero if any run failed.
 # With STRESS_BESIDE set, that command is the load instead (CI: the sanitizer and fuzz builds,
-# a parallel compile in other build folders); it must succeed too.
+# a parallel compile in other build folders); it must succeed too. With STRESS_SUITE set, that
+# command is what each run runs instead of the integration suite (CI: `make test`, the whole
+# suite: unit, integration and web tests).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,16 +30,22 @@ else
     trap 'kill $load 2>/dev/null; wait $load 2>/dev/null' EXIT
 fi
 
+# What names a failed test: pytest's summary lines, GoogleTest's and node's test runner's.
+failure_lines='^(FAILED|ERROR) |^\[  FAILED  \] [A-Za-z]|^ *not ok '
 failed_runs=0
 for run in $(seq 1 "$runs"); do
     started=$SECONDS
-    "$python" -m pytest -q -p no:cacheprovider -rfE tests/integration >"$logs/run$run.log" 2>&1
+    if [ -n "${STRESS_SUITE:-}" ]; then
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL bash -c "$STRESS_SUITE" >"$logs/run$run.log" 2>&1
+    else
+        "$python" -m pytest -q -p no:cacheprovider -rfE tests/integration >"$logs/run$run.log" 2>&1
+    fi
     status=$?
     summary=$(tail -n 1 "$logs/run$run.log")
     echo "stress run $run/$runs: exit $status in $((SECONDS - started)) s: $summary"
     if [ $status -ne 0 ]; then
         failed_runs=$((failed_runs + 1))
-        grep -E '^(FAILED|ERROR) ' "$logs/run$run.log" | sed "s/^/  run $run: /"
+        grep -E "$failure_lines" "$logs/run$run.log" | sed "s/^/  run $run: /"
     fi
 done
 
@@ -55,8 +63,10 @@ echo
 echo "stress summary: $runs runs under load, $failed_runs with failures (logs in $logs)"
 if [ $failed_runs -ne 0 ]; then
     echo "failing tests, with how many runs each failed in:"
-    cat "$logs"/run*.log | grep -E '^(FAILED|ERROR) ' | sed -E 's/ - .*//' | sort | uniq -c |
-        sort -rn
+    for log in "$logs"/run*.log; do  # each name once per run (GoogleTest lists it twice)
+        grep -E "$failure_lines" "$log" | sed -E '/^(FAILED|ERROR) /s/ - .*//; s/ \([0-9]+ ms\)$//' |
+            sort -u
+    done | sort | uniq -c | sort -rn
     exit 1
 fi
 echo "$runs passed, 0 failed"
