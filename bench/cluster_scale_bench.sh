@@ -5,7 +5,10 @@
 # of a room spread over the nodes: every room spans). Prints one line per run: deliveries/s,
 # p50/p99, loss, and over the measured window (after the ramp): Redis commands (INFO
 # commandstats, script-internal calls included) and PUBLISHes per delivered frame, and the CPU
-# microseconds per delivered frame of Redis, of the three nodes together and of nginx.
+# microseconds per delivered frame of Redis, of the three nodes together and of nginx. Redis's
+# CPU is also given two other ways: the time it spent inside commands (commandstats usec), and
+# the CPU of a second redis-server on the same core with no client at all (its idle floor:
+# serverCron and timers), over the same window.
 #   BALANCE=shipped|least_conn CHORUSD=build/chorusd bench/cluster_scale_bench.sh [ROOMS ...]
 #   (default 100 rooms; MEMBERS=10 SPEAKERS=2 RATE=50 DURATION=8 RAMP=3 NODE_ARGS=)
 set -euo pipefail
@@ -41,10 +44,10 @@ ticks() {  # utime + stime of processes, in clock ticks
     done
     echo "$total"
 }
-commands() {  # total calls and PUBLISH calls in Redis's INFO commandstats
+commands() {  # total calls, PUBLISH calls and total usec in Redis's INFO commandstats
     redis-cli -p "$1" info commandstats | tr -d '\r' | awk -F'[=,:]' '
-        /^cmdstat_/ { total += $3; if ($1 == "cmdstat_publish") pub = $3 }
-        END { printf "%d %d\n", total, pub }'
+        /^cmdstat_/ { total += $3; usec += $5; if ($1 == "cmdstat_publish") pub = $3 }
+        END { printf "%d %d %d\n", total, pub, usec }'
 }
 
 # nginx.conf: deploy/nginx.conf's room map, and its balancing line or least_conn.
@@ -100,6 +103,12 @@ run() {
         --appendonly no >"$out/redis.log" 2>&1 &
     local redis_pid=$!
     pids+=("$redis_pid")
+    local idle_port
+    idle_port=$(free_port)
+    taskset -c "$SERVER_CPU" redis-server --port "$idle_port" --bind 127.0.0.1 --save '' \
+        --appendonly no >"$out/redis-idle.log" 2>&1 &
+    local idle_pid=$!
+    pids+=("$idle_pid")
     for _ in $(seq 100); do
         redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
         sleep 0.05
@@ -128,21 +137,22 @@ run() {
         --ramp "${RAMP}s" --drain 2s --quiet yes --json "$out/result.json" >"$out/bench.log" 2>&1 &
     local bench_pid=$!
     sleep "$RAMP"  # the measured window starts after the ramp (a bench clock, not a test wait)
-    local c0 r0 n0 x0 c1 r1 n1 x1
+    local c0 r0 n0 x0 i0 c1 r1 n1 x1 i1
     c0=$(commands "$redis_port"); r0=$(ticks "$redis_pid"); n0=$(ticks "${node_pids[@]}")
-    x0=$(ticks "$nginx_worker")
+    x0=$(ticks "$nginx_worker"); i0=$(ticks "$idle_pid")
     sleep "$DURATION"
     c1=$(commands "$redis_port"); r1=$(ticks "$redis_pid"); n1=$(ticks "${node_pids[@]}")
-    x1=$(ticks "$nginx_worker")
+    x1=$(ticks "$nginx_worker"); i1=$(ticks "$idle_pid")
     wait "$bench_pid" || true
     python3 - "$out/result.json" "$rooms" "$c0" "$c1" "$r0" "$r1" "$n0" "$n1" "$x0" "$x1" \
-        "$(getconf CLK_TCK)" "$DURATION" "$BALANCE" "$(basename "$CHORUSD")" <<'PY'
+        "$(getconf CLK_TCK)" "$DURATION" "$BALANCE" "$(basename "$CHORUSD")" "$i0" "$i1" <<'PY'
 import json, os, sys
 r = json.load(open(sys.argv[1]))
 rooms = sys.argv[2]
 c0, c1 = [list(map(int, x.split())) for x in sys.argv[3:5]]
 r0, r1, n0, n1, x0, x1 = map(int, sys.argv[5:11])
 hz, duration, balance, binary = int(sys.argv[11]), float(sys.argv[12]), sys.argv[13], sys.argv[14]
+i0, i1 = int(sys.argv[15]), int(sys.argv[16])
 delivered = r["deliveries_per_sec"] * duration
 us = lambda ticks: ticks / hz * 1e6 / delivered if delivered else float("nan")
 lat = r["latency_us"]
@@ -150,10 +160,12 @@ print(f"{binary} {os.environ.get('NODE_ARGS', '')} balance={balance} rooms={room
       f"p50={lat['p50']:.0f}us p99={lat['p99']:.0f}us loss={r['loss']:.4%} "
       f"redis_cmds/delivery={(c1[0] - c0[0]) / delivered:.4f} "
       f"publish/delivery={(c1[1] - c0[1]) / delivered:.4f} "
-      f"redis_us/delivery={us(r1 - r0):.3f} nodes_us/delivery={us(n1 - n0):.2f} "
+      f"redis_us/delivery={us(r1 - r0):.3f} redis_idle_us/delivery={us(i1 - i0):.3f} "
+      f"redis_cmd_us/delivery={(c1[2] - c0[2]) / delivered if delivered else float('nan'):.4f} "
+      f"nodes_us/delivery={us(n1 - n0):.2f} "
       f"nginx_us/delivery={us(x1 - x0):.2f}")
 PY
-    kill "$nginx_master" "${node_pids[@]}" "$redis_pid" 2>/dev/null || true
+    kill "$nginx_master" "${node_pids[@]}" "$redis_pid" "$idle_pid" 2>/dev/null || true
     wait 2>/dev/null || true
     pids=()
 }
