@@ -45,7 +45,9 @@ for run in $(seq 1 "$runs"); do
     echo "stress run $run/$runs: exit $status in $((SECONDS - started)) s: $summary"
     if [ $status -ne 0 ]; then
         failed_runs=$((failed_runs + 1))
-        grep -E "$failure_lines" "$logs/run$run.log" | sed "s/^/  run $run: /"
+        # The failed tests' names, or (a crash, a build error: no name) the end of the log.
+        grep -E "$failure_lines" "$logs/run$run.log" | sed "s/^/  run $run: /" ||
+            tail -n 30 "$logs/run$run.log" | sed "s/^/  run $run: /"
     fi
 done
 
