@@ -245,9 +245,10 @@ class RedisServer:
 
 class Partition:
     """A TCP relay between chorusd nodes and one Redis server that can cut the path without
-    closing anything, as a network partition does: while cut it reads nothing and opens nothing
-    (the bytes in flight wait in the kernels, a new connection gets no answer), and heal() lets
-    everything through again. Point a node at .url instead of the Redis server's."""
+    closing anything, as a network partition does: the cut begins as given bytes pass
+    (cut_on()); while cut it reads nothing and opens nothing (the bytes in flight wait in the
+    kernels, a new connection gets no answer), and heal() lets everything through again. Point
+    a node at .url instead of the Redis server's."""
 
     def __init__(self, redis_port, delay=0.0, stall_every=0, stall=0.0):
         """delay: seconds each chunk waits before it is passed on (one way); stall_every: every
@@ -270,6 +271,7 @@ class Partition:
         self.held_below = 0
         self.old_released = threading.Event()
         self.old_released.set()
+        self.marker = None  # cut_on()
         self.closing = False
         self.sockets = []
         self.lock = threading.Lock()
@@ -279,8 +281,10 @@ class Partition:
     def url(self):
         return f"redis://127.0.0.1:{self.port}"
 
-    def cut(self):
-        self.open.clear()
+    def cut_on(self, marker):
+        """Cuts the path the moment bytes holding `marker` pass (held there until the heal):
+        a command is then on the wire when the cut begins, whatever the machine's speed."""
+        self.marker = marker
 
     def heal(self, hold_old=False):
         if hold_old:
@@ -318,12 +322,18 @@ class Partition:
             threading.Thread(target=self._pump, args=(a, b, generation), daemon=True).start()
 
     def _pump(self, source, sink, generation):
+        tail = b""  # the end of the previous chunk, for a marker split between two
         try:
             while True:
                 self.open.wait()
                 data = source.recv(65536)
                 if not data:
                     break
+                marker = self.marker
+                if marker is not None and marker in tail + data:
+                    self.marker = None
+                    self.open.clear()  # this chunk waits below with everything else
+                tail = data[-64:]
                 with self.lock:  # chunks are counted over all connections and directions
                     self.chunks += 1
                     stall = self.stall_every and self.chunks % self.stall_every == 0
