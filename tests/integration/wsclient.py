@@ -563,22 +563,6 @@ class WsClient:
             if frame[1] != OP_PING or self.close_received is not None:
                 raise ProtocolViolation(f"frame after the close handshake: {frame!r}")
 
-    def expect_silence(self, duration):
-        """Asserts that no text/binary/close arrives for `duration` seconds (pings are fine).
-
-        Only for checks that something must NOT happen; prefer an ordering sentinel."""
-        deadline = time.monotonic() + duration
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            try:
-                m = self.recv(remaining)
-            except Timeout:
-                return
-            if m[0] not in ("ping", "pong"):
-                raise AssertionError(f"expected nothing, got {m!r}")
-
     def close(self, code=1000, reason="", timeout=None):
         """Clean close: sends a close frame, waits for the server's reply and for EOF."""
         self.send_close(code, reason)
