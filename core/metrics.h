@@ -65,6 +65,7 @@ struct shard_metrics {
     counter resumes;
     counter frame_heap_allocations;  // frame pool misses: flat after warm-up
     counter tls_handshakes;          // copied from the TLS loop each pass
+    counter tls_own_records;
     counter tls_failures;
     counter tls_plain_http;
     counter closes[counted_close_count];

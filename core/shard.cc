@@ -277,6 +277,7 @@ void shard::before_sleep() {
     if (_tls) {
         const net::tls::tls_loop::tls_counts& tls = _tls->counts();
         _metrics.tls_handshakes.set(tls.handshakes);
+        _metrics.tls_own_records.set(tls.own_records);
         _metrics.tls_failures.set(tls.failures);
         _metrics.tls_plain_http.set(tls.plain_http);
     }

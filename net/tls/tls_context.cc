@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/tls/tls_session.h"
+
 namespace chorus::net::tls {
 
 namespace {
@@ -81,6 +83,9 @@ context_ptr new_context(bool server, std::string* error) {
         SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
         SSL_CTX_set_num_tickets(c, 1);
         SSL_CTX_set_alpn_select_cb(c, select_alpn, nullptr);
+        // A TLS 1.3 session keeps its traffic secrets to seal its records itself once the
+        // handshake is done (tls_session::adopt_records); nothing is written anywhere.
+        SSL_CTX_set_keylog_callback(c, tls_session::note_secret);
     } else {
         SSL_CTX_set_alpn_protos(c, alpn_http11, sizeof(alpn_http11));
     }

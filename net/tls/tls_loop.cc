@@ -17,8 +17,8 @@ namespace {
 // Plaintext gathered for one TLS write: a pass's frames for one connection are usually far
 // less, so they become one write (a record holds 16 KiB, so up to four records).
 constexpr size_t send_gather_bytes = 64 * 1024;
-// One SSL_read's worth: a whole record.
-constexpr size_t receive_plain_bytes = 16 * 1024;
+// One SSL_read's worth: a whole record's content.
+constexpr size_t receive_plain_bytes = tls_session::receive_scratch_bytes;
 constexpr uint64_t mark_unknown = UINT64_MAX;  // the owner's bytes wait for the handshake
 
 constexpr char plain_http_response[] =
@@ -140,8 +140,10 @@ void tls_loop::on_data(conn_handle conn, std::span<uint8_t> data) {
         _owner->on_data(conn, plain);
         return !slot->owner_closed && !slot->self_closed && _backend->alive(conn);
     });
-    if (!was_done && session.handshake_done() && session.role() == tls_role::server)
+    if (!was_done && session.handshake_done() && session.role() == tls_role::server) {
         ++_counts.handshakes;
+        if (session.own_records()) ++_counts.own_records;
+    }
     // A client's early bytes were encrypted when its handshake finished.
     if (session.owner_bytes && session.owner_mark == mark_unknown && session.handshake_done())
         session.owner_mark = session.output_total();
@@ -184,6 +186,7 @@ bool tls_loop::send(conn_handle conn, const iovec* iov, int iov_count) {
     if (!slot) return _backend->send(conn, iov, iov_count);
     tls_session& session = *slot->session;
     if (slot->owner_closed || slot->self_closed || session.owner_bytes) return false;
+    if (session.own_records()) return send_own_records(*slot, iov, iov_count);
     uint8_t* gather = _plain.get();
     size_t gathered = 0;
     uint64_t total = 0;
@@ -212,6 +215,22 @@ bool tls_loop::send(conn_handle conn, const iovec* iov, int iov_count) {
     session.owner_bytes = total;
     session.owner_mark = session.handshake_done() ? session.output_total() : mark_unknown;
     mark_dirty(*slot);
+    return true;
+}
+
+// A TLS 1.3 session copies the owner's buffers into its records: no gather buffer.
+bool tls_loop::send_own_records(tls_slot& slot, const iovec* iov, int iov_count) {
+    tls_session& session = *slot.session;
+    uint64_t total = 0;
+    for (int i = 0; i < iov_count; ++i) total += iov[i].iov_len;
+    tls_status status = session.send(iov, iov_count);
+    if (status != tls_status::ok) {
+        fail(slot, status);
+        return false;
+    }
+    session.owner_bytes = total;
+    session.owner_mark = session.output_total();
+    mark_dirty(slot);
     return true;
 }
 

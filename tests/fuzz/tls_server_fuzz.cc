@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace chorus::net::tls;
     auto session = tls_session::make(server_context(), tls_role::server, nullptr);
     check(session != nullptr);
-    std::vector<uint8_t> scratch(16 * 1024);
+    std::vector<uint8_t> scratch(tls_session::receive_scratch_bytes);
     // The first byte picks the piece size (1..256), so records split everywhere get tried.
     size_t piece = size ? static_cast<size_t>(data[0]) + 1 : 1;
     size_t plaintext = 0;

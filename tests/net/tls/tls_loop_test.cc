@@ -25,7 +25,7 @@ struct tls_client {
     std::string plain;
     std::string raw;
     std::string why;  // what ended the last read_some that failed
-    std::vector<uint8_t> scratch = std::vector<uint8_t>(16 * 1024);
+    std::vector<uint8_t> scratch = std::vector<uint8_t>(tls_session::receive_scratch_bytes);
 
     bool flush() {
         std::string out;

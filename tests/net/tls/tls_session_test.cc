@@ -23,7 +23,7 @@ struct pair_fixture {
     std::unique_ptr<tls_session> client;
     std::string server_got;
     std::string client_got;
-    std::vector<uint8_t> scratch = std::vector<uint8_t>(16 * 1024);
+    std::vector<uint8_t> scratch = std::vector<uint8_t>(tls_session::receive_scratch_bytes);
 
     explicit pair_fixture(int client_max_version = 0) {
         std::string error, fingerprint;
@@ -96,6 +96,8 @@ TEST(TlsSession, HandshakeNegotiatesTls13AndAlpnThenCarriesBytesBothWays) {
     EXPECT_TRUE(p.client->handshake_done());
     EXPECT_EQ(p.server->version(), "TLSv1.3");
     EXPECT_EQ(p.server->alpn(), "http/1.1");
+    EXPECT_TRUE(p.server->own_records());  // OpenSSL's session is gone; we seal the records
+    EXPECT_FALSE(p.client->own_records());
     ASSERT_EQ(p.client->send(bytes_of("GET / HTTP/1.1\r\n\r\n")), tls_status::ok);
     ASSERT_EQ(p.server->send(bytes_of("HTTP/1.1 200 OK\r\n\r\n")), tls_status::ok);
     ASSERT_TRUE(p.pump());
@@ -189,6 +191,12 @@ TEST(TlsSession, Tls12ClientsAreServed) {
     ASSERT_TRUE(p.pump());
     EXPECT_EQ(p.server->version(), "TLSv1.2");
     EXPECT_EQ(p.server->alpn(), "http/1.1");
+    EXPECT_FALSE(p.server->own_records());  // OpenSSL keeps TLS 1.2 records
+    ASSERT_EQ(p.client->send(bytes_of("ping")), tls_status::ok);
+    ASSERT_EQ(p.server->send(bytes_of("pong")), tls_status::ok);
+    ASSERT_TRUE(p.pump());
+    EXPECT_EQ(p.server_got, "ping");
+    EXPECT_EQ(p.client_got, "pong");
 }
 
 TEST(TlsSession, CloseNotifyReachesThePeer) {
@@ -217,7 +225,7 @@ TEST(TlsSession, Tls12RenegotiationIsRefused) {
     ASSERT_EQ(BIO_new_bio_pair(&inside, 0, &outside, 0), 1);
     SSL_set_bio(client, inside, inside);
     SSL_set_connect_state(client);
-    std::vector<uint8_t> scratch(16 * 1024);
+    std::vector<uint8_t> scratch(tls_session::receive_scratch_bytes);
     std::string plain;
     // Moves bytes between the client's BIO pair and the server session.
     auto pump = [&] {
