@@ -113,6 +113,11 @@ def test_wss_rooms_audio_page_health_and_metrics(chorusd, pki, io):
     wait_until(lambda: metric(server, "chorus_tls_handshakes_total") >= 6 * 2 + 2, T(10),
                "the TLS handshakes to be counted")
     assert "chorus_connections" in https(server.tls_port, ctx, "/metrics").text()
+    # Every one of them TLS 1.3, so every session's records were handed over to chorusd's own
+    # record layer (OpenSSL's session freed), handoffs to the other shard included.
+    wait_until(lambda: metric(server, "chorus_tls_own_records_total") ==
+               metric(server, "chorus_tls_handshakes_total"), T(10),
+               "every TLS 1.3 session to have handed its records over")
 
 
 def test_alpn_is_http11_and_tls11_is_refused(chorusd, pki):
@@ -139,6 +144,10 @@ def test_alpn_is_http11_and_tls11_is_refused(chorusd, pki):
     with tls_connect(server.tls_port, tls12) as s:
         assert s.version() == "TLSv1.2"
     assert https_ok(server.tls_port, pki)
+    # The TLS 1.2 session kept OpenSSL's records; the TLS 1.3 ones did not.
+    wait_until(lambda: metric(server, "chorus_tls_handshakes_total") -
+               metric(server, "chorus_tls_own_records_total") == 1, T(10),
+               "exactly the TLS 1.2 handshake to keep OpenSSL's records")
 
 
 def test_session_ticket_resumes(chorusd, pki):
