@@ -115,10 +115,13 @@ def test_speaking_set_from_levels(server):
     try:
         seen = wait_speaking(h, [b.member, a.member], T(10))
         assert all(set(s) <= {a.member, b.member} for s in seen), seen
-        # A joiner hears the set right after its welcome.
+        # A joiner hears the set right after its welcome: the set as it is then, loudest first.
+        # That is [b, a] unless a talker thread went 300 ms without sending (a loaded machine),
+        # when its member has rightly left the set; c, too quiet, is never in it.
         d = member(server, room, "d")
         first = d.recv_json()
-        assert first == {"type": "speaking", "members": [b.member, a.member]}, first
+        assert first["type"] == "speaking" and first["members"], first
+        assert first["members"] in ([b.member, a.member], [b.member], [a.member]), first
     finally:
         for t in talkers:
             t.stop()
