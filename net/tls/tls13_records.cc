@@ -5,6 +5,7 @@
 #include "net/tls/tls13_records.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -50,8 +51,9 @@ const EVP_MD* digest_of(tls13_suite suite) {
 }
 
 // HKDF-Expand-Label(secret, label, "", length) for length up to the hash's (RFC 8446 §7.1):
-// the expansion's first block, T(1) = HMAC(secret, HkdfLabel || 0x01).
-void expand_label(tls13_suite suite, const uint8_t* secret, const char* label, uint8_t* out,
+// the expansion's first block, T(1) = HMAC(secret, HkdfLabel || 0x01). False if HMAC failed
+// (out of memory): the caller must not use `out`.
+bool expand_label(tls13_suite suite, const uint8_t* secret, const char* label, uint8_t* out,
                   size_t length) {
     size_t hash_bytes = info_of(suite).hash_bytes;
     size_t label_bytes = std::strlen(label);
@@ -68,9 +70,13 @@ void expand_label(tls13_suite suite, const uint8_t* secret, const char* label, u
     info[at++] = 1;  // the block counter
     uint8_t block[EVP_MAX_MD_SIZE];
     unsigned int block_bytes = 0;
-    HMAC(digest_of(suite), secret, static_cast<int>(hash_bytes), info, at, block, &block_bytes);
-    std::memcpy(out, block, std::min<size_t>(length, block_bytes));
+    bool ok = HMAC(digest_of(suite), secret, static_cast<int>(hash_bytes), info, at, block,
+                   &block_bytes) != nullptr &&
+              block_bytes == hash_bytes;
+    if (ok) std::memcpy(out, block, length);
     OPENSSL_cleanse(block, sizeof(block));
+    if (!ok) ERR_clear_error();
+    return ok;
 }
 
 // One cipher context per thread and direction, re-keyed per record; the cipher itself is set
@@ -96,6 +102,13 @@ struct cipher_context {
 thread_local cipher_context sealing;
 thread_local cipher_context opening;
 
+// A cipher call failed (out of memory): its errors are not left on this thread's OpenSSL error
+// queue, where the next handshake on the thread would read them as its own.
+bool failed() {
+    ERR_clear_error();
+    return false;
+}
+
 }  // namespace
 
 tls13_records::~tls13_records() {
@@ -108,28 +121,46 @@ bool tls13_records::init(tls13_suite suite, std::span<const uint8_t> read_secret
     _suite = suite;
     size_t hash_bytes = info_of(suite).hash_bytes;
     if (read_secret.size() != hash_bytes || write_secret.size() != hash_bytes) return false;
-    if (!cipher_of(suite) || !digest_of(suite)) return false;
+    if (!cipher_of(suite) || !digest_of(suite)) {
+        ERR_clear_error();
+        return false;
+    }
     std::memcpy(_read.secret, read_secret.data(), hash_bytes);
     std::memcpy(_write.secret, write_secret.data(), hash_bytes);
-    derive(_read);
-    derive(_write);
+    if (!derive(_read) || !derive(_write)) return false;
     _write.seq = write_seq;
     return true;
 }
 
-void tls13_records::derive(direction& d) {
-    expand_label(_suite, d.secret, "key", d.key, info_of(_suite).key_bytes);
-    expand_label(_suite, d.secret, "iv", d.iv, sizeof(d.iv));
-    d.seq = 0;
+// The key and IV of a direction's secret, its sequence at 0; false (nothing changed) if the
+// derivation failed, so that a sequence is never reset under an old key.
+bool tls13_records::derive(direction& d) {
+    uint8_t key[32], iv[12];
+    size_t key_bytes = info_of(_suite).key_bytes;
+    bool ok = expand_label(_suite, d.secret, "key", key, key_bytes) &&
+              expand_label(_suite, d.secret, "iv", iv, sizeof(iv));
+    if (ok) {
+        std::memcpy(d.key, key, key_bytes);
+        std::memcpy(d.iv, iv, sizeof(iv));
+        d.seq = 0;
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    return ok;
 }
 
 // The next traffic secret of a direction (RFC 8446 §7.2), its key and IV, its sequence at 0.
-void tls13_records::advance(direction& d) {
+bool tls13_records::advance(direction& d) {
+    size_t hash_bytes = info_of(_suite).hash_bytes;
     uint8_t next[48];
-    expand_label(_suite, d.secret, "traffic upd", next, info_of(_suite).hash_bytes);
-    std::memcpy(d.secret, next, sizeof(next));
+    if (!expand_label(_suite, d.secret, "traffic upd", next, hash_bytes)) return false;
+    uint8_t previous[48];
+    std::memcpy(previous, d.secret, hash_bytes);
+    std::memcpy(d.secret, next, hash_bytes);
+    bool ok = derive(d);
+    if (!ok) std::memcpy(d.secret, previous, hash_bytes);  // the caller fails the session
     OPENSSL_cleanse(next, sizeof(next));
-    derive(d);
+    OPENSSL_cleanse(previous, sizeof(previous));
+    return ok;
 }
 
 void tls13_records::nonce_for(const direction& d, uint8_t nonce[12]) const {
@@ -165,7 +196,7 @@ bool tls13_records::seal(std::string& out, const iovec* iov, int iov_count, cont
         EVP_CIPHER_CTX* context = sealing.keyed(cipher, _write.key, nonce, 1);
         int n = 0;
         if (!context || EVP_EncryptUpdate(context, nullptr, &n, record, header_bytes) != 1)
-            return false;
+            return failed();
         // The content and its type are copied into the record and encrypted there in one call:
         // AES-GCM's stitched AES-NI path wants long runs, so one update over a pass of small
         // frames costs less than an update per frame, copy included.
@@ -188,12 +219,12 @@ bool tls13_records::seal(std::string& out, const iovec* iov, int iov_count, cont
         *cursor++ = static_cast<uint8_t>(type);
         if (EVP_EncryptUpdate(context, body_start, &n, body_start,
                               static_cast<int>(cursor - body_start)) != 1)
-            return false;
+            return failed();
         cursor = body_start + n;
-        if (EVP_EncryptFinal_ex(context, cursor, &n) != 1) return false;
+        if (EVP_EncryptFinal_ex(context, cursor, &n) != 1) return failed();
         cursor += n;
         if (EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, tag_bytes, cursor) != 1)
-            return false;
+            return failed();
         ++_write.seq;
         total -= chunk;
     } while (total > 0);
@@ -216,8 +247,10 @@ tls13_records::open_status tls13_records::open(std::span<const uint8_t> record,
         EVP_DecryptUpdate(context, into.data(), &n, record.data() + header_bytes,
                           static_cast<int>(inner)) != 1 ||
         EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, tag_bytes, tag) != 1 ||
-        EVP_DecryptFinal_ex(context, into.data() + n, &n) != 1)
+        EVP_DecryptFinal_ex(context, into.data() + n, &n) != 1) {
+        ERR_clear_error();  // a forged record must not leave errors for the next handshake
         return open_status::bad_mac;
+    }
     ++_read.seq;
     size_t end = inner;
     while (end > 0 && into[end - 1] == 0) --end;  // the padding

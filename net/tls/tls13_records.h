@@ -58,8 +58,9 @@ class tls13_records {
                      uint8_t* type);
 
     // KeyUpdate (RFC 8446 §7.2): the next traffic secret for that direction, its sequence at 0.
-    void update_read_key() { advance(_read); }
-    void update_write_key() { advance(_write); }
+    // False if the derivation failed (out of memory): the direction is then unusable.
+    [[nodiscard]] bool update_read_key() { return advance(_read); }
+    [[nodiscard]] bool update_write_key() { return advance(_write); }
 
     uint64_t write_seq() const { return _write.seq; }
     uint64_t read_seq() const { return _read.seq; }
@@ -75,8 +76,8 @@ class tls13_records {
         uint8_t iv[12];
         uint64_t seq = 0;
     };
-    void derive(direction& d);
-    void advance(direction& d);
+    bool derive(direction& d);
+    bool advance(direction& d);
     void nonce_for(const direction& d, uint8_t nonce[12]) const;
 
     direction _read{};

@@ -124,6 +124,9 @@ void tls_session::note_secret(const SSL* ssl, const char* line) {
 // wrote (its session tickets) were sealed under the server's application key, and each must open
 // under it in turn, else OpenSSL keeps the session. Any doubt keeps OpenSSL: never wrong keys.
 void tls_session::adopt_records(size_t flight_start) {
+    struct clear_errors {  // a path that gives up leaves no OpenSSL error for the next session
+        ~clear_errors() { ERR_clear_error(); }
+    } clear;
     std::unique_ptr<captured_secrets> secrets = std::move(_secrets);
     if (!secrets || SSL_version(_ssl) != TLS1_3_VERSION || SSL_has_pending(_ssl) ||
         SSL_pending(_ssl) > 0)
@@ -157,9 +160,10 @@ void tls_session::adopt_records(size_t flight_start) {
             return;
         size_t length = 0;
         uint8_t type = 0;
-        if (ours.open({flight + at, whole}, opened, &length, &type) !=
-            tls13_records::open_status::ok)
-            return;
+        bool opens = ours.open({flight + at, whole}, opened, &length, &type) ==
+                     tls13_records::open_status::ok;
+        OPENSSL_cleanse(opened.data(), opened.size());  // the ticket's nonce
+        if (!opens) return;
         at += whole;
     }
     auto records = std::make_unique<tls13_records>();

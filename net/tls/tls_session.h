@@ -124,7 +124,7 @@ class tls_session final : public transport_state {
                            sink_call call, bool* stop);
     tls_status check_header(const uint8_t* header);
     tls_status on_alert(std::span<const uint8_t> alert);
-    tls_status on_key_update(std::span<const uint8_t> messages);
+    tls_status on_key_update(std::span<const uint8_t> message);
     tls_status fail_records(uint8_t alert, const char* why);
     bool seal(const iovec* iov, int iov_count, content_type type);
 
@@ -141,6 +141,8 @@ class tls_session final : public transport_state {
     bool _handshake_done = false;
     bool _failed = false;
     bool _peer_closed = false;
+    bool _key_update_owed = false;      // the peer asked for our KeyUpdate
+    uint8_t _records_without_data = 0;  // in a row, from the peer
     tls_role _role = tls_role::server;
 };
 

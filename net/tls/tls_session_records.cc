@@ -2,6 +2,7 @@
 // stream into records (a record split across receives waits in a buffer that is freed once it is
 // whole), opening them, and answering what may follow a handshake: application data, alerts and
 // KeyUpdate (RFC 8446 §4.6.3, §6). Anything else is a fatal alert, as OpenSSL would send.
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "core/base/assert.h"
@@ -16,10 +17,16 @@ constexpr uint8_t close_notify = 0;
 constexpr uint8_t unexpected_message = 10;
 constexpr uint8_t bad_record_mac = 20;
 constexpr uint8_t record_overflow = 22;
+constexpr uint8_t illegal_parameter = 47;
 constexpr uint8_t decode_error = 50;
+constexpr uint8_t internal_error = 80;
 constexpr uint8_t user_canceled = 90;
 
 constexpr uint8_t key_update = 24;  // the handshake message type
+
+// Records in a row that carry no data (KeyUpdates, empty records, user_canceled) before the
+// peer is cut off, as OpenSSL does: each costs us work and carries nothing.
+constexpr uint8_t records_without_data_max = 32;
 
 size_t body_length(const uint8_t* header) {
     return static_cast<size_t>(header[3]) << 8 | header[4];
@@ -38,11 +45,15 @@ bool tls_session::seal(const iovec* iov, int iov_count, content_type type) {
 tls_status tls_session::send(const iovec* iov, int iov_count) {
     CHORUS_ASSERT(_records != nullptr);
     if (_failed) return tls_status::failed;
-    if (_records->write_key_spent()) {  // a KeyUpdate under the old key, then the new key
+    // A KeyUpdate the peer asked for goes out before our next data (RFC 8446 §4.6.3), one
+    // for any number of requests, so a peer cannot make us write without our sending data; a
+    // spent key is replaced the same way.
+    if (_key_update_owed || _records->write_key_spent()) {
         static const uint8_t update[] = {key_update, 0, 0, 1, 0};  // update_not_requested
         iovec message{const_cast<uint8_t*>(update), sizeof(update)};
-        if (!seal(&message, 1, content_type::handshake)) return fail_records(0, "TLS write");
-        _records->update_write_key();
+        if (!seal(&message, 1, content_type::handshake) || !_records->update_write_key())
+            return fail_records(0, "TLS write: the KeyUpdate failed");
+        _key_update_owed = false;
     }
     if (!seal(iov, iov_count, content_type::application_data))
         return fail_records(0, "TLS write: the cipher failed");
@@ -53,7 +64,7 @@ tls_status tls_session::send(const iovec* iov, int iov_count) {
 tls_status tls_session::fail_records(uint8_t alert, const char* why) {
     _failed = true;
     _error = why;
-    std::string().swap(_partial);
+    ERR_clear_error();
     if (alert != 0) {
         uint8_t fatal[] = {2, alert};
         iovec message{fatal, sizeof(fatal)};
@@ -134,6 +145,10 @@ tls_status tls_session::open_record(std::span<const uint8_t> record, std::span<u
             return fail_records(bad_record_mac, "TLS read: a record did not decrypt");
     }
     std::span<const uint8_t> content = scratch.first(length);
+    bool data = type == static_cast<uint8_t>(content_type::application_data) && length > 0;
+    _records_without_data = data ? 0 : _records_without_data + 1;
+    if (_records_without_data > records_without_data_max)
+        return fail_records(unexpected_message, "TLS read: too many records without data");
     switch (static_cast<content_type>(type)) {
         case content_type::application_data:
             if (length > 0 && !call(sink, scratch.first(length))) *stop = true;
@@ -147,6 +162,7 @@ tls_status tls_session::open_record(std::span<const uint8_t> record, std::span<u
 }
 
 tls_status tls_session::on_alert(std::span<const uint8_t> alert) {
+    if (alert.empty()) return fail_records(unexpected_message, "TLS read: an empty alert record");
     if (alert.size() != 2) return fail_records(decode_error, "TLS read: a malformed alert");
     if (alert[1] == close_notify) {
         _peer_closed = true;
@@ -160,19 +176,18 @@ tls_status tls_session::on_alert(std::span<const uint8_t> alert) {
 
 // After the handshake a client may send only KeyUpdate (no tickets, no renegotiation in TLS
 // 1.3), whole in its record and last in it, since a handshake message may not span a key change.
-tls_status tls_session::on_key_update(std::span<const uint8_t> messages) {
-    if (messages.size() != 5 || messages[0] != key_update || messages[1] != 0 || messages[2] != 0 ||
-        messages[3] != 1 || messages[4] > 1)
+// (A KeyUpdate split across records would be legal; no TLS stack sends one, and it is refused.)
+tls_status tls_session::on_key_update(std::span<const uint8_t> message) {
+    if (message.size() < 4 || message[0] != key_update)
         return fail_records(unexpected_message,
-                            "TLS read: a handshake message after the "
-                            "handshake that is not one whole KeyUpdate");
-    _records->update_read_key();
-    if (messages[4] == 1) {  // update_requested: ours goes out under the old key, then rotate
-        static const uint8_t update[] = {key_update, 0, 0, 1, 0};
-        iovec message{const_cast<uint8_t*>(update), sizeof(update)};
-        if (!seal(&message, 1, content_type::handshake)) return fail_records(0, "TLS write");
-        _records->update_write_key();
-    }
+                            "TLS read: a handshake message after the handshake that is not a "
+                            "whole KeyUpdate");
+    if (message.size() != 5 || message[1] != 0 || message[2] != 0 || message[3] != 1)
+        return fail_records(decode_error, "TLS read: a malformed KeyUpdate");
+    if (message[4] > 1) return fail_records(illegal_parameter, "TLS read: a KeyUpdate asking 2+");
+    if (!_records->update_read_key())
+        return fail_records(internal_error, "TLS read: the KeyUpdate's key derivation failed");
+    if (message[4] == 1) _key_update_owed = true;  // ours goes out before our next data
     return tls_status::ok;
 }
 

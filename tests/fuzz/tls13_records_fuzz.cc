@@ -67,11 +67,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 2: {  // a KeyUpdate, then the new key
                 uint8_t update[] = {24, 0, 0, 1, static_cast<uint8_t>(in.byte() % 3)};
                 check(peer.seal(stream, {update, sizeof(update)}, content_type::handshake));
-                peer.update_write_key();
+                check(peer.update_write_key());
                 break;
             }
             default:  // a new key nobody announced
-                peer.update_write_key();
+                check(peer.update_write_key());
                 break;
         }
     }

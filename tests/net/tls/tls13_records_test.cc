@@ -55,15 +55,19 @@ struct raw_pair {
     std::string to_client;  // everything the server wrote since the last pump
     tls_status last = tls_status::ok;
 
-    explicit raw_pair(SSL_SESSION* resume = nullptr) {
+    explicit raw_pair(SSL_SESSION* resume = nullptr, SSL_CTX* server_ctx = nullptr,
+                      const char* client_suites = nullptr, const char* client_groups = nullptr) {
         std::string error;
-        server = tls_session::make(server_context().get(), tls_role::server, &error);
+        server = tls_session::make(server_ctx ? server_ctx : server_context().get(),
+                                   tls_role::server, &error);
         client = SSL_new(client_context().get());
         BIO* inside = nullptr;
         BIO_new_bio_pair(&inside, 256 * 1024, &outside, 256 * 1024);
         SSL_set_bio(client, inside, inside);
         SSL_set_connect_state(client);
         if (resume) SSL_set_session(client, resume);
+        if (client_suites) SSL_set_ciphersuites(client, client_suites);
+        if (client_groups) SSL_set1_groups_list(client, client_groups);
     }
     ~raw_pair() {
         SSL_free(client);
@@ -150,7 +154,7 @@ TEST(Tls13Records, ASessionTicketIssuedBeforeTheHandoverStillResumes) {
     SSL_SESSION_free(ticket);
 }
 
-TEST(Tls13Records, AKeyUpdateTheClientAsksForIsAnsweredAndBothSidesMoveOn) {
+TEST(Tls13Records, AKeyUpdateTheClientAsksForIsAnsweredBeforeOurNextDataAndBothSidesMoveOn) {
     raw_pair p;
     p.pump();
     ASSERT_EQ(SSL_key_update(p.client, SSL_KEY_UPDATE_REQUESTED), 1);
@@ -159,17 +163,73 @@ TEST(Tls13Records, AKeyUpdateTheClientAsksForIsAnsweredAndBothSidesMoveOn) {
     p.pump();
     EXPECT_EQ(p.last, tls_status::ok);
     EXPECT_EQ(p.server_got, "after update");
-    EXPECT_EQ(count_records(p.to_client), 1);  // our KeyUpdate, under the old key
+    EXPECT_EQ(count_records(p.to_client), 0);  // owed until we send data
     ASSERT_EQ(p.server->send(bytes_of("under the new key")), tls_status::ok);
     p.pump();
+    EXPECT_EQ(count_records(p.to_client), 2);  // our KeyUpdate under the old key, then the data
     EXPECT_EQ(p.client_read(), "under the new key");
     // A second round: the client's new key and ours both advance again.
     ASSERT_EQ(SSL_key_update(p.client, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
     ASSERT_EQ(SSL_write_ex(p.client, "twice", 5, &written), 1);
     p.pump();
     EXPECT_EQ(p.server_got, "after updatetwice");
-    EXPECT_EQ(count_records(p.to_client), 0);  // not requested: nothing to answer
+    ASSERT_EQ(p.server->send(bytes_of("same key")), tls_status::ok);
+    p.pump();
+    EXPECT_EQ(count_records(p.to_client), 1);  // not requested: nothing owed
+    EXPECT_EQ(p.client_read(), "same key");
 }
+
+// KeyUpdates without data cost us a key derivation each and carry nothing: after 32 in a row
+// the peer is cut off, as OpenSSL does, and no reply piles up for a peer that does not read.
+TEST(Tls13Records, AFloodOfKeyUpdatesIsCutOffWithoutRepliesPilingUp) {
+    raw_pair p;
+    p.pump();
+    for (int i = 0; i < 40; ++i) {
+        ASSERT_EQ(SSL_key_update(p.client, SSL_KEY_UPDATE_REQUESTED), 1);
+        SSL_do_handshake(p.client);  // sends it
+    }
+    p.pump();
+    EXPECT_EQ(p.last, tls_status::failed);
+    EXPECT_NE(p.server->error().find("without data"), std::string::npos) << p.server->error();
+    EXPECT_EQ(count_records(p.to_client), 1);  // the alert, no KeyUpdate replies
+}
+
+// Every suite chorusd offers, forced by the client, through a handshake with a
+// HelloRetryRequest or without: bytes and KeyUpdates both ways with OpenSSL as the peer.
+class Tls13Suites : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(Tls13Suites, CarryBytesAndKeyUpdatesWithOpenSslAsThePeer) {
+    std::string error, fingerprint;
+    context_ptr p256_only = make_self_signed_context({"localhost"}, &fingerprint, &error);
+    ASSERT_EQ(SSL_CTX_set1_groups_list(p256_only.get(), "P-256"), 1);
+    for (bool retry : {false, true}) {
+        // With retry, the client's one key share (X25519) is not one the server takes.
+        raw_pair p(nullptr, retry ? p256_only.get() : nullptr, GetParam(),
+                   retry ? "X25519:P-256" : nullptr);
+        p.pump();
+        ASSERT_TRUE(p.server->own_records()) << GetParam();
+        EXPECT_STREQ(SSL_CIPHER_get_name(SSL_get_current_cipher(p.client)), GetParam());
+        if (retry) {
+            EXPECT_EQ(SSL_get_negotiated_group(p.client), NID_X9_62_prime256v1);
+        }
+        for (int round = 0; round < 3; ++round) {
+            std::string up = "up " + std::to_string(round), down = "down " + std::to_string(round);
+            ASSERT_EQ(SSL_key_update(p.client, SSL_KEY_UPDATE_REQUESTED), 1);
+            size_t written = 0;
+            ASSERT_EQ(SSL_write_ex(p.client, up.data(), up.size(), &written), 1);
+            p.pump();
+            ASSERT_EQ(p.server->send(bytes_of(down)), tls_status::ok);
+            p.pump();
+            EXPECT_EQ(p.client_read(), down);
+            EXPECT_EQ(p.last, tls_status::ok);
+        }
+        EXPECT_EQ(p.server_got, "up 0up 1up 2");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Suites, Tls13Suites,
+                         ::testing::Values("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+                                           "TLS_CHACHA20_POLY1305_SHA256"));
 
 TEST(Tls13Records, TheServerReplacesASpentWriteKeyAndTheClientFollows) {
     raw_pair p;
@@ -273,14 +333,14 @@ TEST(Tls13Records, RecordsOpenInOrderOnceAndNotUnderAnotherKey) {
                   tls13_records::open_status::bad_mac);  // once
         ASSERT_EQ(receiver.open(whole.subspan(first), into, &length, &type),
                   tls13_records::open_status::ok);
-        sender.update_write_key();
+        ASSERT_TRUE(sender.update_write_key());
         std::string later;
         ASSERT_TRUE(sender.seal(later, bytes_of("three")));
         tls13_records stale;
         ASSERT_TRUE(stale.init(suite, b, a, 0));
         EXPECT_EQ(stale.open(bytes_of(later), into, &length, &type),
                   tls13_records::open_status::bad_mac);
-        receiver.update_read_key();
+        ASSERT_TRUE(receiver.update_read_key());
         ASSERT_EQ(receiver.open(bytes_of(later), into, &length, &type),
                   tls13_records::open_status::ok);
         EXPECT_EQ(std::string(reinterpret_cast<char*>(into.data()), length), "three");
