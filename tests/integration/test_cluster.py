@@ -55,6 +55,12 @@ def test_room_over_three_nodes_audio_chat_whispers_one_order(cluster):
     cols["a"].wait(lambda s: len(s.seqd()) >= 2, T(5), "a: joined b and d")
     assert [(e["type"], e["seq"], e["member"]) for e in cols["a"].seqd()] == \
         [("joined", 2, b.member), ("joined", 3, d.member)]
+    # A node sends a room's audio to the nodes it knows hold members of it, and learns of d's
+    # node from d's joined event: b's node too must have it before b talks (on a loaded machine
+    # it came after b's first frames, which rightly never went to d's node).
+    cols["b"].wait(lambda s: len(s.seqd()) >= 1, T(5), "b: joined d")
+    assert [(e["type"], e["seq"], e["member"]) for e in cols["b"].seqd()] == \
+        [("joined", 3, d.member)]
 
     # Room audio: every member gets every other member's frames, in each sender's order.
     n = 40
