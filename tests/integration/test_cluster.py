@@ -500,14 +500,15 @@ def test_rooms_spread_over_two_redis_servers(redis):
             b = join(c[1], room, "b")
             pairs.append((room, a, b, Collector(a, "a"), Collector(b, "b")))
         for room, a, b, col_a, col_b in pairs:
+            # a's node sends the room's audio to b's node once it has b's joined event.
+            joined = col_a.wait_text(lambda t: t.get("type") == "joined", T(5), "joined")
+            assert_fields(joined, {"seq": 2, "member": b.member})
             a.send_binary(frame(1, room.encode()))
             b.send_json({"type": "whisper", "to": a.member, "text": room})
             col_b.wait(lambda s: len(s.audio_from(a.member)) == 1, T(5), f"{room}: audio")
             assert col_b.audio_from(a.member) == [room.encode()]
             w = col_a.wait_text(lambda t: t.get("type") == "whisper", T(5), f"{room}: whisper")
             assert_fields(w, {"from": b.member, "text": room})
-            joined = col_a.wait_text(lambda t: t.get("type") == "joined", T(5), "joined")
-            assert_fields(joined, {"seq": 2, "member": b.member})
         # Each server holds the rooms hashed to it, and both hold some.
         held = [{k.split("{")[1].split("}")[0] for k in r.keys("chorus:{*}:m")}
                 for r in (redis, second)]

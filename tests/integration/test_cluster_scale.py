@@ -284,6 +284,9 @@ def test_nginx_sends_members_of_a_full_node_elsewhere_and_the_room_spans(cluster
     assert sum(counts) in (2, 3), f"sessions elsewhere: {seen[-5:]}"
     assert len(late[1].welcome["members"]) == 5
     col_home, col_late = Collector(first[0], "u0"), Collector(late[1], "u5")
+    # The home node sends the room's audio to late[1]'s node once it has late[1]'s joined event.
+    col_home.wait(lambda s: any(e.get("member") == late[1].member for e in s.of_type("joined")),
+                  T(5), "u0: u5's joined")
     first[0].send_binary(frame(1, b"from home"))
     late[1].send_binary(frame(1, b"from elsewhere"))
     col_late.wait(lambda s: s.audio_from(first[0].member) == [b"from home"], T(5), "u5: audio")
